@@ -1,0 +1,282 @@
+//! [`Completion`]: the public type and its methods.
+
+use core::fmt;
+
+use crate::loom::{loom_const_fn, Ordering};
+use crate::state::{ALL, MAX_COUNT, WAITERS};
+use crate::waiters::Queue;
+use crate::Wait;
+
+/// A "wait for completion" barrier: the Linux kernel's `struct completion` for async Rust.
+///
+/// A `Completion` holds a count of posted completions, a sticky *completed-for-all* flag
+/// and a FIFO queue of waiters. One side calls [`complete`](Self::complete) (or
+/// [`complete_all`](Self::complete_all)); the other side awaits [`wait`](Self::wait).
+/// Either may come first.
+///
+/// | call | effect |
+/// |---|---|
+/// | [`complete`](Self::complete) | hands one completion to the oldest queued waiter, or banks it |
+/// | [`complete_all`](Self::complete_all) | releases every waiter, now and until [`reinit`](Self::reinit) |
+/// | [`wait`](Self::wait) | future: consumes one completion, queueing (FIFO) until one is handed to it |
+/// | [`try_wait`](Self::try_wait) | consumes a banked completion without waiting |
+/// | [`is_done`](Self::is_done) | whether `try_wait` would succeed; consumes nothing |
+/// | [`reinit`](Self::reinit) | count to 0 and flag cleared; queued waiters stay queued |
+///
+/// It is 24 bytes on 64-bit targets, never allocates, and [`new`](Self::new) is `const`,
+/// so it can be a `static`.
+///
+/// # Examples
+///
+/// ```
+/// use async_completion::Completion;
+///
+/// static SETUP_DONE: Completion = Completion::new();
+///
+/// # futures::executor::block_on(async {
+/// // CPU#2: do setup, then
+/// SETUP_DONE.complete();
+///
+/// // CPU#1: run non-dependent code, then
+/// SETUP_DONE.wait().await;
+/// # });
+/// ```
+pub struct Completion {
+    queue: Queue,
+}
+
+impl Completion {
+    /// The largest number of completions that can be banked. Further
+    /// [`complete`](Self::complete) calls with nobody waiting are dropped (saturation);
+    /// they never turn into the completed-for-all state.
+    ///
+    /// ```
+    /// use async_completion::Completion;
+    /// assert_eq!(Completion::MAX_COUNT, u32::MAX - 2);
+    /// ```
+    pub const MAX_COUNT: u32 = MAX_COUNT;
+
+    loom_const_fn! {
+        /// A new completion: "not done" (count 0, flag clear, nobody waiting). The kernel's
+        /// `DECLARE_COMPLETION` / `init_completion`.
+        ///
+        /// ```
+        /// use async_completion::Completion;
+        /// static READY: Completion = Completion::new();
+        /// assert!(!READY.is_done());
+        /// ```
+        pub fn new() -> Self {
+            Self { queue: Queue::new() }
+        }
+    }
+
+    /// Posts one completion (the kernel's `complete()`).
+    ///
+    /// If a waiter is queued, the completion is handed directly to the oldest one, which
+    /// is woken; nothing else can take it. Otherwise the count is incremented (saturating
+    /// at [`MAX_COUNT`](Self::MAX_COUNT)). After [`complete_all`](Self::complete_all) and
+    /// until [`reinit`](Self::reinit) it does nothing.
+    ///
+    /// Everything written before `complete()` is visible to the task whose wait consumes it.
+    ///
+    /// # Where it may be called from
+    ///
+    /// Anywhere: async tasks, threads, and — with the `critical-section` feature —
+    /// interrupt handlers. It never blocks for long (the lock is held for O(1) work),
+    /// never allocates, and wakes the waiter after releasing the lock. With nobody
+    /// waiting it is one atomic compare-and-swap.
+    ///
+    /// # Panics
+    ///
+    /// Only if the woken waiter's waker panics; the hand-off has happened by then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use async_completion::Completion;
+    /// let c = Completion::new();
+    /// c.complete();
+    /// c.complete();
+    /// assert!(c.try_wait());
+    /// assert!(c.try_wait());
+    /// assert!(!c.try_wait());
+    /// ```
+    #[inline]
+    pub fn complete(&self) {
+        self.queue.complete_one();
+    }
+
+    /// Posts `n` completions: the same as calling [`complete`](Self::complete) `n` times,
+    /// but waking the served waiters in batches of up to 32 per lock hold.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use async_completion::Completion;
+    /// let c = Completion::new();
+    /// c.complete_n(3);
+    /// assert!(c.try_wait() && c.try_wait() && c.try_wait());
+    /// assert!(!c.try_wait());
+    /// ```
+    pub fn complete_n(&self, n: u32) {
+        self.queue.complete_n(n);
+    }
+
+    /// Completes for all (the kernel's `complete_all()`): releases every queued waiter,
+    /// and until [`reinit`](Self::reinit) every [`wait`](Self::wait) is ready at once and
+    /// [`try_wait`](Self::try_wait) returns `true` without consuming anything.
+    ///
+    /// Every waiter queued at the call is released, even if `reinit` races with it. They
+    /// are woken in batches of 32, the lock being released between batches, so the lock is
+    /// never held for more than O(32) work. Calling it again is harmless (idempotent).
+    ///
+    /// # Where it may be called from
+    ///
+    /// Anywhere [`complete`](Self::complete) may be. With nobody waiting it is one atomic
+    /// compare-and-swap.
+    ///
+    /// # Panics
+    ///
+    /// Only if a waker panics. Every waiter of this call is released all the same (its
+    /// next poll is `Ready`), but those after the panicking waker may not be woken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use async_completion::Completion;
+    /// # futures::executor::block_on(async {
+    /// let c = Completion::new();
+    /// c.complete_all();
+    /// c.wait().await;
+    /// c.wait().await; // sticky: nothing was consumed
+    /// assert!(c.try_wait() && c.is_done());
+    /// # });
+    /// ```
+    pub fn complete_all(&self) {
+        self.queue.complete_all();
+    }
+
+    /// Waits for a completion (the kernel's `wait_for_completion()`).
+    ///
+    /// The returned future is ready at once if the completion is completed for all or a
+    /// banked completion can be taken (it takes one). Otherwise, on its first poll, it
+    /// queues at the tail of the FIFO queue and resolves when a completion is handed to it.
+    ///
+    /// # Cancel safety
+    ///
+    /// Fully cancel safe: see [`Wait`]. Dropping the future never loses a completion.
+    ///
+    /// # Where it may be called from
+    ///
+    /// Any async task on any executor. It allocates nothing: the queue node lives inside
+    /// the future. For OS threads use `wait_blocking` (feature `std`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use async_completion::Completion;
+    /// use std::sync::Arc;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let c = Arc::new(Completion::new());
+    /// let worker = std::thread::spawn({
+    ///     let c = c.clone();
+    ///     move || c.complete()
+    /// });
+    /// c.wait().await;
+    /// worker.join().unwrap();
+    /// # });
+    /// ```
+    #[inline]
+    pub fn wait(&self) -> Wait<'_> {
+        Wait::new(&self.queue)
+    }
+
+    /// Takes one banked completion without waiting (the kernel's
+    /// `try_wait_for_completion()`): `true` if one was taken or the completion is
+    /// completed for all (then nothing is consumed), `false` otherwise. Never queues.
+    ///
+    /// While waiters are queued nothing is banked, so this returns `false`: a completion
+    /// always goes to the oldest waiter.
+    ///
+    /// # Where it may be called from
+    ///
+    /// Anywhere, including interrupt handlers with any lock: it is lock-free (one load
+    /// and, when a completion is banked, one compare-and-swap).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use async_completion::Completion;
+    /// let c = Completion::new();
+    /// assert!(!c.try_wait());
+    /// c.complete();
+    /// assert!(c.try_wait());
+    /// ```
+    #[inline]
+    pub fn try_wait(&self) -> bool {
+        self.queue.try_take()
+    }
+
+    /// Whether a [`try_wait`](Self::try_wait) now would succeed (the kernel's
+    /// `completion_done()`). Consumes nothing. One atomic load; callable from anywhere.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use async_completion::Completion;
+    /// let c = Completion::new();
+    /// assert!(!c.is_done());
+    /// c.complete();
+    /// assert!(c.is_done());
+    /// assert!(c.is_done()); // still there
+    /// ```
+    #[inline]
+    pub fn is_done(&self) -> bool {
+        self.queue.is_done()
+    }
+
+    /// Resets to "not done" (the kernel's `reinit_completion()`): the count goes to 0 and
+    /// the completed-for-all flag is cleared. Queued waiters stay queued, and waiters that
+    /// were already released stay released.
+    ///
+    /// Memory-safe at any time. As in the kernel, calling it while completions or waits
+    /// may still be racing with it makes the outcome depend on who came first: reinit
+    /// only between uses.
+    ///
+    /// Lock-free; callable from anywhere.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use async_completion::Completion;
+    /// let c = Completion::new();
+    /// c.complete_all();
+    /// c.reinit();
+    /// assert!(!c.is_done());
+    /// ```
+    pub fn reinit(&self) {
+        self.queue.reinit();
+    }
+}
+
+impl Default for Completion {
+    /// The same as [`Completion::new`].
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for Completion {
+    /// Shows a snapshot of the state, e.g.
+    /// `Completion { count: 3, completed_all: false, waiters: false }`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.queue.state.load(Ordering::Relaxed);
+        let count = if state <= MAX_COUNT { state } else { 0 };
+        f.debug_struct("Completion")
+            .field("count", &count)
+            .field("completed_all", &(state == ALL))
+            .field("waiters", &(state == WAITERS))
+            .finish()
+    }
+}

@@ -1,0 +1,265 @@
+//! The algorithms behind `Completion`, written against the state word and the waiter
+//! list. Safe code only: the list itself is in `waiters`.
+
+use core::pin::{pin, Pin};
+use core::task::{Poll, Waker};
+
+use crate::batch::WakeBatch;
+use crate::loom::Ordering::{AcqRel, Acquire, Relaxed, Release};
+use crate::state::{has_count, ALL, MAX_COUNT, WAITERS, ZERO};
+use crate::waiters::{Drain, Queue, Waiter, DONE, HANDED, QUEUED, RELEASED};
+
+impl Queue {
+    /// Takes one banked completion, or sees `ALL`. Never queues. One CAS when banked.
+    #[inline]
+    pub(crate) fn try_take(&self) -> bool {
+        let mut state = self.state.load(Acquire);
+        loop {
+            if state == ALL {
+                return true;
+            }
+            if !has_count(state) {
+                return false;
+            }
+            match self
+                .state
+                .compare_exchange_weak(state, state - 1, Acquire, Acquire)
+            {
+                Ok(_) => return true,
+                Err(now) => state = now,
+            }
+        }
+    }
+
+    /// Whether a `try_take` now would succeed. One load.
+    #[inline]
+    pub(crate) fn is_done(&self) -> bool {
+        let state = self.state.load(Acquire);
+        state == ALL || has_count(state)
+    }
+
+    /// Adds `n` to the banked count, saturating at `MAX_COUNT`, unless the state is `ALL`
+    /// (then nothing happens). Returns `false`, changing nothing, if waiters are queued.
+    #[inline]
+    fn bank(&self, n: u32) -> bool {
+        let mut state = self.state.load(Relaxed);
+        loop {
+            if state == ALL {
+                return true;
+            }
+            if state == WAITERS {
+                return false;
+            }
+            let new = state.saturating_add(n).min(MAX_COUNT);
+            if new == state {
+                return true; // saturated
+            }
+            match self
+                .state
+                .compare_exchange_weak(state, new, Release, Relaxed)
+            {
+                Ok(_) => return true,
+                Err(now) => state = now,
+            }
+        }
+    }
+
+    /// `complete()`: hand to the oldest waiter, else bank.
+    #[inline]
+    pub(crate) fn complete_one(&self) {
+        if !self.bank(1) {
+            self.hand_off_one();
+        }
+    }
+
+    #[cold]
+    fn hand_off_one(&self) {
+        let waker = self.lock(|l| {
+            if self.state.load(Relaxed) == WAITERS {
+                l.pop_front()
+            } else {
+                // The queue emptied since we looked: bank instead (cannot see WAITERS now).
+                self.bank(1);
+                None
+            }
+        });
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// `complete_n(n)`: `n` times `complete()`, a batch of hand-offs per lock hold.
+    pub(crate) fn complete_n(&self, mut n: u32) {
+        if n == 0 || self.bank(n) {
+            return;
+        }
+        let mut batch = WakeBatch::new();
+        while n > 0 {
+            self.lock(|l| {
+                while n > 0 && !batch.is_full() {
+                    if self.state.load(Relaxed) != WAITERS {
+                        self.bank(n);
+                        n = 0;
+                    } else if let Some(waker) = l.pop_front() {
+                        batch.push(waker);
+                        n -= 1;
+                    }
+                }
+            });
+            batch.wake_all();
+        }
+    }
+
+    /// `complete_all()`: set `ALL`, then release everyone queued in batches.
+    pub(crate) fn complete_all(&self) {
+        let mut state = self.state.load(Relaxed);
+        loop {
+            match state {
+                ALL => return,
+                WAITERS => break,
+                _ => match self
+                    .state
+                    .compare_exchange_weak(state, ALL, Release, Relaxed)
+                {
+                    Ok(_) => return,
+                    Err(now) => state = now,
+                },
+            }
+        }
+        let drain = pin!(Drain::new(self));
+        self.lock(|l| {
+            self.state.swap(ALL, AcqRel);
+            l.release_all(drain.as_ref());
+        });
+        let mut batch = WakeBatch::new();
+        loop {
+            let more = drain.pop_batch(&mut batch);
+            batch.wake_all();
+            if !more {
+                break;
+            }
+        }
+    }
+
+    /// `reinit()`: count to 0, `ALL` cleared; queued waiters untouched.
+    pub(crate) fn reinit(&self) {
+        let mut state = self.state.load(Relaxed);
+        while state != ZERO && state != WAITERS {
+            match self
+                .state
+                .compare_exchange_weak(state, ZERO, Relaxed, Relaxed)
+            {
+                Ok(_) => return,
+                Err(now) => state = now,
+            }
+        }
+    }
+
+    /// Polls `waiter`: `Ready` once it consumed a completion (or saw `ALL`).
+    #[inline]
+    pub(crate) fn poll_wait(&self, waiter: Pin<&Waiter<'_>>, waker: &Waker) -> Poll<()> {
+        match waiter.status() {
+            DONE => return Poll::Ready(()),
+            HANDED | RELEASED => {
+                waiter.finish();
+                return Poll::Ready(());
+            }
+            QUEUED => return self.poll_queued(waiter, waker),
+            _ => {}
+        }
+        if self.try_take() {
+            waiter.finish();
+            return Poll::Ready(());
+        }
+        self.register(waiter, waker)
+    }
+
+    /// First poll that found nothing banked: queue at the tail, unless a completion
+    /// arrived meanwhile.
+    #[cold]
+    fn register(&self, waiter: Pin<&Waiter<'_>>, waker: &Waker) -> Poll<()> {
+        let waker = waker.clone(); // user code: before locking
+        let unused = self.lock(|l| {
+            let mut state = self.state.load(Acquire);
+            loop {
+                let (new, ready) = match state {
+                    ALL => return Some(waker),
+                    WAITERS => break,
+                    ZERO => (WAITERS, false),
+                    count => (count - 1, true),
+                };
+                match self
+                    .state
+                    .compare_exchange_weak(state, new, Acquire, Acquire)
+                {
+                    Ok(_) if ready => return Some(waker),
+                    Ok(_) => break,
+                    Err(now) => state = now,
+                }
+            }
+            l.push_back(waiter, waker);
+            None
+        });
+        match unused {
+            Some(waker) => {
+                drop(waker); // user code: after unlocking
+                waiter.finish();
+                Poll::Ready(())
+            }
+            None => Poll::Pending,
+        }
+    }
+
+    /// Re-poll of a queued waiter: keep its place, store the newest waker.
+    #[cold]
+    fn poll_queued(&self, waiter: Pin<&Waiter<'_>>, waker: &Waker) -> Poll<()> {
+        enum Step {
+            Ready(Option<Waker>),
+            Pending(Option<Waker>),
+            NeedWaker,
+        }
+        let mut fresh: Option<Waker> = None;
+        loop {
+            let step = self.lock(|l| match waiter.status() {
+                QUEUED if l.is_released(waiter) => Step::Ready(l.remove(waiter)),
+                QUEUED => match fresh.take() {
+                    Some(new) => Step::Pending(l.replace_waker(waiter, new)),
+                    None if l.will_wake(waiter, waker) => Step::Pending(None),
+                    None => Step::NeedWaker,
+                },
+                _ => Step::Ready(None),
+            });
+            // Wakers are cloned and dropped only here, with the lock released.
+            match step {
+                Step::NeedWaker => fresh = Some(waker.clone()),
+                Step::Pending(old) => {
+                    drop(old);
+                    return Poll::Pending;
+                }
+                Step::Ready(old) => {
+                    drop((old, fresh));
+                    waiter.finish();
+                    return Poll::Ready(());
+                }
+            }
+        }
+    }
+
+    /// Cancellation (drop, or the other future of `wait_or` won): leave the queue, and
+    /// pass on a completion that was handed to `waiter` but not consumed.
+    pub(crate) fn cancel(&self, waiter: Pin<&Waiter<'_>>) {
+        let handed = match waiter.status() {
+            HANDED => true,
+            QUEUED => {
+                let (waker, status) = self.lock(|l| (l.remove(waiter), waiter.status()));
+                drop(waker);
+                status == HANDED
+            }
+            _ => false,
+        };
+        waiter.finish();
+        if handed {
+            self.complete_one();
+        }
+    }
+}

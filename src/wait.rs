@@ -1,0 +1,103 @@
+//! The [`Wait`] future returned by [`Completion::wait`](crate::Completion::wait).
+
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+
+use futures_core::FusedFuture;
+use pin_project_lite::pin_project;
+
+use crate::waiters::{Queue, Waiter, DONE};
+
+pin_project! {
+    /// Future returned by [`Completion::wait`](crate::Completion::wait): resolves once it
+    /// has consumed one completion, or once the completion is completed for all.
+    ///
+    /// Creating it does nothing. Its first poll is `Ready` at once if a completion is
+    /// banked (consuming one) or [`complete_all`](crate::Completion::complete_all) was
+    /// called; otherwise it joins the tail of the FIFO queue. A completion posted while it
+    /// is queued is handed to it directly: nobody can take it in between.
+    ///
+    /// # Cancellation
+    ///
+    /// Cancel safe, with nothing lost and nothing duplicated. Dropping a `Wait` that is
+    /// queued removes it from the queue. Dropping one that was handed a completion but has
+    /// not returned `Ready` passes that completion on, exactly like a fresh
+    /// [`complete`](crate::Completion::complete): to the next queued waiter, or back to the
+    /// count. Once it returned `Ready`, polling it again returns `Ready` and consumes
+    /// nothing ([`FusedFuture::is_terminated`] is then `true`).
+    ///
+    /// It is `!Unpin` (its queue node lives inside it): pin it with
+    /// [`core::pin::pin!`] or `Box::pin` to poll it by hand; `.await` does that for you.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use async_completion::Completion;
+    /// # futures::executor::block_on(async {
+    /// let done = Completion::new();
+    /// done.complete();
+    /// done.wait().await; // a completion was banked: ready at once
+    /// assert!(!done.try_wait());
+    /// # });
+    /// ```
+    #[must_use = "futures do nothing unless `.await`ed or polled"]
+    pub struct Wait<'a> {
+        #[pin]
+        waiter: Waiter<'a>,
+    }
+
+    impl PinnedDrop for Wait<'_> {
+        fn drop(this: Pin<&mut Self>) {
+            let waiter = this.project().waiter.into_ref();
+            waiter.queue().cancel(waiter);
+        }
+    }
+}
+
+impl<'a> Wait<'a> {
+    pub(crate) fn new(queue: &'a Queue) -> Self {
+        Self {
+            waiter: Waiter::new(queue),
+        }
+    }
+
+    /// Leaves the queue now, passing on a completion handed to this wait; afterwards the
+    /// future is terminated and holds nothing. Used when another future won a race.
+    #[allow(dead_code)] // used by `WaitOr` (next commit)
+    pub(crate) fn cancel(self: Pin<&mut Self>) {
+        let waiter = self.project().waiter.into_ref();
+        waiter.queue().cancel(waiter);
+    }
+}
+
+impl Future for Wait<'_> {
+    type Output = ();
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let waiter = self.project().waiter.into_ref();
+        waiter.queue().poll_wait(waiter, cx.waker())
+    }
+}
+
+impl FusedFuture for Wait<'_> {
+    /// `true` once this future returned `Ready` (or was cancelled by a combinator).
+    fn is_terminated(&self) -> bool {
+        self.waiter.status() == DONE
+    }
+}
+
+impl fmt::Debug for Wait<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match self.waiter.status() {
+            crate::waiters::IDLE => "idle",
+            crate::waiters::QUEUED => "queued",
+            crate::waiters::HANDED => "handed",
+            crate::waiters::RELEASED => "released",
+            _ => "done",
+        };
+        f.debug_struct("Wait").field("state", &state).finish()
+    }
+}

@@ -1,0 +1,426 @@
+//! The intrusive FIFO waiter list: the only module of the crate with `unsafe` code.
+//!
+//! Every waiter's list node lives inside its own pinned future ([`Waiter`]), so queueing,
+//! hand-off and cancellation allocate nothing and are O(1).
+//!
+//! # Shape
+//!
+//! The main queue is a circular doubly-linked list reached through one pointer,
+//! [`Queue::head`] (the oldest waiter; `head.prev` is the newest). `complete_all()`
+//! splices the whole main queue in O(1) onto a guard node that lives on its own stack
+//! ([`Drain`]) and then releases those waiters in batches, unlocking between batches.
+//! A waiter can therefore be linked either in the main queue or in one drain circle; the
+//! generation number tells which: `complete_all` bumps [`Queue::gen`] in the same lock
+//! hold as the splice, so a queued node whose `gen` differs from the queue's was released.
+//!
+//! # Invariants (referred to as I1..I6 by the `SAFETY` comments)
+//!
+//! - **I1** `Queue::head`, `Queue::gen` and the `prev`, `next`, `waker` and `gen` fields of
+//!   every node are only read or written while the queue's lock is held.
+//! - **I2** A node is linked (in the main queue or a drain circle) if and only if its
+//!   `status` is `QUEUED`; a drain guard is linked while its `Drain` is `active`.
+//! - **I3** A linked node is pinned, and it is unlinked (under the lock) before its memory
+//!   is released: [`Waiter`]'s and [`Drain`]'s `Drop` impls unlink, and pinning guarantees
+//!   `Drop` runs before the memory is reused.
+//! - **I4** Every linked node has valid `prev`/`next` pointers into the same circle. A drain
+//!   circle always contains its guard, so only a main-queue node can be alone in its circle.
+//! - **I5** A completer that moves a node out of `QUEUED` (to `HANDED` or `RELEASED`) does
+//!   so with its last access to that node, a `Release` store; the owner may free the node as
+//!   soon as it observes that store with an `Acquire` load, without taking the lock.
+//! - **I6** Nodes are only ever linked into the queue their [`Waiter`] names (checked).
+
+use core::cell::Cell;
+use core::marker::PhantomPinned;
+use core::pin::Pin;
+use core::ptr::{self, NonNull};
+use core::task::Waker;
+
+use crate::lock::RawLock;
+use crate::loom::{loom_const_fn, AtomicU32, AtomicU8, Ordering, UnsafeCell};
+use crate::state::{WAITERS, ZERO};
+
+/// How many waiters one lock hold releases at most (`complete_all`, `complete_n`).
+pub(crate) const BATCH: usize = if cfg!(loom) { 2 } else { 32 };
+
+/// The waiter has not been queued (or was removed from the queue without a completion).
+pub(crate) const IDLE: u8 = 0;
+/// The waiter is linked in a list (I2).
+pub(crate) const QUEUED: u8 = 1;
+/// `complete()` handed a completion to this waiter and unlinked it.
+pub(crate) const HANDED: u8 = 2;
+/// `complete_all()` released this waiter and unlinked it.
+pub(crate) const RELEASED: u8 = 3;
+/// The owning future returned `Ready` or was cancelled: it holds nothing any more.
+pub(crate) const DONE: u8 = 4;
+
+/// The shared part of a `Completion`: its state word, lock and waiter list.
+pub(crate) struct Queue {
+    /// The state word (see `crate::state`); read and written lock-free on fast paths.
+    pub(crate) state: AtomicU32,
+    lock: RawLock,
+    /// Oldest waiter of the main queue (I1, I4).
+    head: UnsafeCell<Option<NonNull<Node>>>,
+    /// Bumped by every `complete_all` that released a non-empty queue (I1).
+    gen: UnsafeCell<u32>,
+}
+
+// SAFETY: the raw pointers in `head` are only dereferenced with the lock held (I1), and
+// what they point to (`Node`) is itself `Send + Sync` (see below).
+unsafe impl Send for Queue {}
+// SAFETY: as above; every non-atomic field is guarded by the lock (I1).
+unsafe impl Sync for Queue {}
+
+impl Queue {
+    loom_const_fn! {
+        pub(crate) fn new() -> Self {
+            Self {
+                state: AtomicU32::new(ZERO),
+                lock: RawLock::new(),
+                head: UnsafeCell::new(None),
+                gen: UnsafeCell::new(0),
+            }
+        }
+    }
+
+    /// Runs `f` with the lock held. `f` must not call into user code (wakers).
+    #[inline]
+    pub(crate) fn lock<R>(&self, f: impl FnOnce(&mut Locked<'_>) -> R) -> R {
+        self.lock.with(|| f(&mut Locked { queue: self }))
+    }
+}
+
+/// A list node. Lives inside a pinned [`Waiter`] or [`Drain`].
+struct Node {
+    prev: UnsafeCell<NonNull<Node>>,
+    next: UnsafeCell<NonNull<Node>>,
+    /// The waker to wake when this node is handed a completion or released (I1).
+    waker: UnsafeCell<Option<Waker>>,
+    /// `Queue::gen` when this node was queued (I1).
+    gen: UnsafeCell<u32>,
+    status: AtomicU8,
+    _pinned: PhantomPinned,
+}
+
+impl Node {
+    loom_const_fn! {
+        fn new() -> Self {
+            Self {
+                prev: UnsafeCell::new(NonNull::dangling()),
+                next: UnsafeCell::new(NonNull::dangling()),
+                waker: UnsafeCell::new(None),
+                gen: UnsafeCell::new(0),
+                status: AtomicU8::new(IDLE),
+                _pinned: PhantomPinned,
+            }
+        }
+    }
+}
+
+// SAFETY: the non-atomic fields are only touched under the owning queue's lock (I1), and
+// `Waker` is `Send + Sync`.
+unsafe impl Send for Node {}
+// SAFETY: as above.
+unsafe impl Sync for Node {}
+
+/// One waiter: a list node bound to the queue it may be linked into.
+pub(crate) struct Waiter<'a> {
+    queue: &'a Queue,
+    node: Node,
+}
+
+impl<'a> Waiter<'a> {
+    pub(crate) fn new(queue: &'a Queue) -> Self {
+        Self {
+            queue,
+            node: Node::new(),
+        }
+    }
+
+    /// The queue this waiter belongs to.
+    #[inline]
+    pub(crate) fn queue(&self) -> &'a Queue {
+        self.queue
+    }
+
+    /// The waiter's status (`IDLE`, `QUEUED`, `HANDED`, `RELEASED` or `DONE`).
+    ///
+    /// `Acquire`: seeing `HANDED`/`RELEASED` makes the completer's writes visible (I5).
+    #[inline]
+    pub(crate) fn status(&self) -> u8 {
+        self.node.status.load(Ordering::Acquire)
+    }
+
+    /// Marks a waiter that is not linked as finished (`DONE`).
+    #[inline]
+    pub(crate) fn finish(&self) {
+        // Only the owner links a node, so a `Relaxed` look is enough to see our own store.
+        assert_ne!(self.node.status.load(Ordering::Relaxed), QUEUED);
+        self.node.status.store(DONE, Ordering::Relaxed);
+    }
+}
+
+impl Drop for Waiter<'_> {
+    fn drop(&mut self) {
+        // The owner (`Wait`) normally unlinks before this runs; this keeps the module sound
+        // whatever its caller does (I3).
+        if self.node.status.load(Ordering::Acquire) == QUEUED {
+            let waker = self.queue.lock(|l| l.unlink_waiter(self));
+            drop(waker);
+        }
+    }
+}
+
+/// Proof that the queue's lock is held; all list operations hang off it.
+pub(crate) struct Locked<'q> {
+    queue: &'q Queue,
+}
+
+impl Locked<'_> {
+    fn head(&self) -> Option<NonNull<Node>> {
+        // SAFETY: the lock is held (I1).
+        self.queue.head.with(|h| unsafe { *h })
+    }
+
+    fn set_head(&mut self, head: Option<NonNull<Node>>) {
+        // SAFETY: the lock is held (I1).
+        self.queue.head.with_mut(|h| unsafe { *h = head });
+    }
+
+    fn gen(&self) -> u32 {
+        // SAFETY: the lock is held (I1).
+        self.queue.gen.with(|g| unsafe { *g })
+    }
+
+    fn check(&self, waiter: &Waiter<'_>) {
+        assert!(ptr::eq(self.queue, waiter.queue), "waiter of another queue");
+    }
+
+    /// Links `waiter` at the tail of the main queue with `waker`.
+    ///
+    /// The caller has set the state word to `WAITERS`. Panics if `waiter` is linked.
+    pub(crate) fn push_back(&mut self, waiter: Pin<&Waiter<'_>>, waker: Waker) {
+        self.check(&waiter);
+        let node = &waiter.node;
+        assert_eq!(
+            node.status.load(Ordering::Relaxed),
+            IDLE,
+            "waiter queued twice"
+        );
+        let gen = self.gen();
+        let new = NonNull::from(node);
+        // SAFETY: the lock is held (I1); the node is not linked, so nobody else reads its
+        // fields; it is pinned and unlinked before it is freed (I3) so storing its address
+        // is sound; `head` and its `prev` are linked nodes with valid pointers (I4).
+        unsafe {
+            node.waker.with_mut(|w| *w = Some(waker));
+            node.gen.with_mut(|g| *g = gen);
+            match self.head() {
+                None => {
+                    set_prev(new, new);
+                    set_next(new, new);
+                    self.set_head(Some(new));
+                }
+                Some(head) => {
+                    let tail = prev(head);
+                    set_prev(new, tail);
+                    set_next(new, head);
+                    set_next(tail, new);
+                    set_prev(head, new);
+                }
+            }
+        }
+        node.status.store(QUEUED, Ordering::Relaxed);
+    }
+
+    /// Unlinks the oldest waiter of the main queue, marks it `HANDED` and returns its
+    /// waker; `None` if the queue is empty. Clears `WAITERS` when the queue empties.
+    pub(crate) fn pop_front(&mut self) -> Option<Waker> {
+        let head = self.head()?;
+        // SAFETY: the lock is held and `head` is linked, hence alive (I1, I3, I4).
+        Some(unsafe { self.take_linked(head, HANDED) })
+    }
+
+    /// Whether `waiter` is queued but was released by a `complete_all` since it queued.
+    pub(crate) fn is_released(&self, waiter: Pin<&Waiter<'_>>) -> bool {
+        self.check(&waiter);
+        let node = &waiter.node;
+        // SAFETY: the lock is held (I1).
+        node.status.load(Ordering::Relaxed) == QUEUED
+            && node.gen.with(|g| unsafe { *g }) != self.gen()
+    }
+
+    /// Whether the queued `waiter`'s stored waker would wake the same task as `waker`.
+    pub(crate) fn will_wake(&self, waiter: Pin<&Waiter<'_>>, waker: &Waker) -> bool {
+        self.check(&waiter);
+        // SAFETY: the lock is held (I1).
+        waiter
+            .node
+            .waker
+            .with(|w| unsafe { (*w).as_ref() }.is_some_and(|w| w.will_wake(waker)))
+    }
+
+    /// Stores `waker` in the queued `waiter`; returns the one it replaces.
+    pub(crate) fn replace_waker(
+        &mut self,
+        waiter: Pin<&Waiter<'_>>,
+        waker: Waker,
+    ) -> Option<Waker> {
+        self.check(&waiter);
+        assert_eq!(waiter.node.status.load(Ordering::Relaxed), QUEUED);
+        // SAFETY: the lock is held (I1).
+        waiter
+            .node
+            .waker
+            .with_mut(|w| unsafe { (*w).replace(waker) })
+    }
+
+    /// Unlinks `waiter` if it is queued (setting it `IDLE`) and returns its waker.
+    /// Does nothing and returns `None` if it is not queued.
+    pub(crate) fn remove(&mut self, waiter: Pin<&Waiter<'_>>) -> Option<Waker> {
+        self.unlink_waiter(&waiter)
+    }
+
+    fn unlink_waiter(&mut self, waiter: &Waiter<'_>) -> Option<Waker> {
+        self.check(waiter);
+        let node = &waiter.node;
+        if node.status.load(Ordering::Relaxed) != QUEUED {
+            return None;
+        }
+        // SAFETY: the lock is held and the node is `QUEUED`, hence linked and alive
+        // (I1, I2, I3); it belongs to this queue (I6).
+        Some(unsafe { self.take_linked(NonNull::from(node), IDLE) })
+    }
+
+    /// Moves every waiter of the main queue onto `drain`'s circle and bumps `gen`, so
+    /// they all count as released from now on. Call at most once per `Drain`.
+    pub(crate) fn release_all(&mut self, drain: Pin<&Drain<'_>>) {
+        assert!(ptr::eq(self.queue, drain.queue) && !drain.active.get());
+        let Some(head) = self.head() else { return };
+        let guard = NonNull::from(&drain.guard);
+        // SAFETY: the lock is held (I1); `head` and its `prev` (the tail) are linked (I4);
+        // the guard is pinned and its `Drop` unlinks it before it is freed (I3).
+        unsafe {
+            let tail = prev(head);
+            set_next(guard, head);
+            set_prev(guard, tail);
+            set_prev(head, guard);
+            set_next(tail, guard);
+        }
+        self.set_head(None);
+        // SAFETY: the lock is held (I1).
+        self.queue
+            .gen
+            .with_mut(|g| unsafe { *g = (*g).wrapping_add(1) });
+        drain.active.set(true);
+    }
+
+    /// Unlinks a linked node, sets its status, and returns its waker.
+    ///
+    /// # Safety
+    /// The lock is held and `node` is linked in this queue's main list or in one of its
+    /// drain circles, but is not a drain guard.
+    unsafe fn take_linked(&mut self, node: NonNull<Node>, status: u8) -> Waker {
+        // SAFETY: per this function's contract, `node` and its neighbours are alive and
+        // their link fields are ours to touch (I1, I3, I4).
+        unsafe {
+            let (before, after) = (prev(node), next(node));
+            if after == node {
+                // Alone in its circle: only possible in the main queue (I4).
+                self.set_head(None);
+                // The main queue emptied: `WAITERS` must go (only lock holders touch it).
+                let _ = self.queue.state.compare_exchange(
+                    WAITERS,
+                    ZERO,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
+            } else {
+                set_next(before, after);
+                set_prev(after, before);
+                if self.head() == Some(node) {
+                    self.set_head(Some(after));
+                }
+            }
+            let node = node.as_ref();
+            let waker = node.waker.with_mut(|w| (*w).take());
+            // Last access to the node (I5).
+            node.status.store(status, Ordering::Release);
+            waker.expect("a queued waiter always has a waker")
+        }
+    }
+}
+
+/// The guard of a drain circle: the waiters one `complete_all` is releasing.
+pub(crate) struct Drain<'a> {
+    queue: &'a Queue,
+    guard: Node,
+    /// Whether the guard is linked (I2). Only the thread running `complete_all` uses it.
+    active: Cell<bool>,
+}
+
+impl<'a> Drain<'a> {
+    pub(crate) fn new(queue: &'a Queue) -> Self {
+        Self {
+            queue,
+            guard: Node::new(),
+            active: Cell::new(false),
+        }
+    }
+
+    /// Releases up to `out`'s free capacity of the waiters still in the circle, marking
+    /// them `RELEASED` and moving their wakers into `out`. Returns whether any remain.
+    pub(crate) fn pop_batch(&self, out: &mut crate::batch::WakeBatch) -> bool {
+        if !self.active.get() {
+            return false;
+        }
+        let guard = NonNull::from(&self.guard);
+        let more = self.queue.lock(|l| loop {
+            // SAFETY: the lock is held and the guard is linked while `active` (I1, I2).
+            let first = unsafe { next(guard) };
+            if first == guard {
+                break false;
+            }
+            if out.is_full() {
+                break true;
+            }
+            // SAFETY: `first` is a linked member of this drain circle, not the guard.
+            out.push(unsafe { l.take_linked(first, RELEASED) });
+        });
+        // Alone in its circle, the guard is referenced by nobody any more.
+        self.active.set(more);
+        more
+    }
+}
+
+impl Drop for Drain<'_> {
+    fn drop(&mut self) {
+        // Only reached with waiters left when a waker panicked in `complete_all`: release
+        // the rest (their next poll is `Ready`) so no node points at this stack frame.
+        let mut batch = crate::batch::WakeBatch::new();
+        while self.pop_batch(&mut batch) {
+            batch.clear();
+        }
+    }
+}
+
+// SAFETY (all four helpers): the caller holds the lock of the queue `node` is linked in
+// and `node` is alive (I1, I3).
+unsafe fn prev(node: NonNull<Node>) -> NonNull<Node> {
+    // SAFETY: see above.
+    unsafe { node.as_ref().prev.with(|p| *p) }
+}
+
+unsafe fn next(node: NonNull<Node>) -> NonNull<Node> {
+    // SAFETY: see above.
+    unsafe { node.as_ref().next.with(|p| *p) }
+}
+
+unsafe fn set_prev(node: NonNull<Node>, to: NonNull<Node>) {
+    // SAFETY: see above.
+    unsafe { node.as_ref().prev.with_mut(|p| *p = to) }
+}
+
+unsafe fn set_next(node: NonNull<Node>, to: NonNull<Node>) {
+    // SAFETY: see above.
+    unsafe { node.as_ref().next.with_mut(|p| *p = to) }
+}
