@@ -2,10 +2,13 @@
 
 use core::fmt;
 
+use core::future::IntoFuture;
+use core::time::Duration;
+
 use crate::loom::{loom_const_fn, Ordering};
 use crate::state::{ALL, MAX_COUNT, WAITERS};
 use crate::waiters::Queue;
-use crate::Wait;
+use crate::{Timer, Wait, WaitOr, WaitTimeout};
 
 /// A "wait for completion" barrier: the Linux kernel's `struct completion` for async Rust.
 ///
@@ -192,6 +195,65 @@ impl Completion {
         Wait::new(&self.queue)
     }
 
+    /// Waits for a completion or for `other` to finish, whichever comes first: the
+    /// kernel's `wait_for_completion_interruptible()` / `_killable()`, with the
+    /// interruption as any future (a shutdown signal, a cancellation token, a channel).
+    ///
+    /// The returned [`WaitOr`] resolves to `Ok(())` when a completion was consumed, or to
+    /// `Err(o)` when `other` finished first with `o`. The wait is polled first, so a
+    /// completion wins a tie.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`wait`](Self::wait); in addition, when `other` wins, the wait leaves the queue
+    /// at once, and a completion that was handed to it is passed on, not lost.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use async_completion::Completion;
+    /// # futures::executor::block_on(async {
+    /// let c = Completion::new();
+    /// let shutdown = async { "shutting down" };
+    /// assert_eq!(c.wait_or(shutdown).await, Err("shutting down"));
+    /// c.complete();
+    /// assert_eq!(c.wait_or(core::future::pending::<()>()).await, Ok(()));
+    /// # });
+    /// ```
+    pub fn wait_or<F: IntoFuture>(&self, other: F) -> WaitOr<'_, F::IntoFuture> {
+        WaitOr::new(self.wait(), other.into_future())
+    }
+
+    /// Waits for a completion for at most `timeout`, measured on `timer` (the kernel's
+    /// `wait_for_completion_timeout()`), returning `Ok(())` or `Err(TimedOut)`.
+    ///
+    /// The sleep is created by this call, so the deadline counts from now, not from the
+    /// first poll. This is [`wait_or`](Self::wait_or)`(timer.sleep(timeout))` with the
+    /// error mapped to [`TimedOut`](crate::TimedOut): a completion arriving together with
+    /// the deadline wins, and one handed to a wait that then times out is passed on.
+    ///
+    /// `timer` is [`TokioTimer`](crate::TokioTimer), [`AsyncIoTimer`](crate::AsyncIoTimer),
+    /// [`EmbassyTimer`](crate::EmbassyTimer) (each behind its feature) or any closure
+    /// `Fn(Duration) -> impl Future`.
+    ///
+    /// # Examples
+    ///
+    /// [`TokioTimer`](crate::TokioTimer)'s page has a tokio example. With a closure as
+    /// the timer, runnable anywhere:
+    ///
+    /// ```
+    /// use async_completion::{Completion, TimedOut};
+    /// use std::time::Duration;
+    /// # futures::executor::block_on(async {
+    /// let c = Completion::new();
+    /// let expired = |_: Duration| async {};
+    /// assert_eq!(c.wait_timeout(expired, Duration::from_millis(5)).await, Err(TimedOut));
+    /// # });
+    /// ```
+    pub fn wait_timeout<T: Timer>(&self, timer: T, timeout: Duration) -> WaitTimeout<'_, T::Sleep> {
+        WaitTimeout::new(self.wait(), timer.sleep(timeout))
+    }
+
     /// Takes one banked completion without waiting (the kernel's
     /// `try_wait_for_completion()`): `true` if one was taken or the completion is
     /// completed for all (then nothing is consumed), `false` otherwise. Never queues.
@@ -257,6 +319,15 @@ impl Completion {
     /// ```
     pub fn reinit(&self) {
         self.queue.reinit();
+    }
+}
+
+impl Completion {
+    /// The queue inside, for the owned wait future.
+    #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+    #[inline(always)]
+    pub(crate) fn queue(&self) -> &Queue {
+        &self.queue
     }
 }
 

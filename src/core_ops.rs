@@ -7,7 +7,7 @@ use core::task::{Poll, Waker};
 use crate::batch::WakeBatch;
 use crate::loom::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use crate::state::{has_count, ALL, MAX_COUNT, WAITERS, ZERO};
-use crate::waiters::{Drain, Queue, Waiter, DONE, HANDED, QUEUED, RELEASED};
+use crate::waiters::{Drain, Queue, QueueRef, Waiter, DONE, HANDED, QUEUED, RELEASED};
 
 impl Queue {
     /// Takes one banked completion, or sees `ALL`. Never queues. One CAS when banked.
@@ -157,7 +157,7 @@ impl Queue {
 
     /// Polls `waiter`: `Ready` once it consumed a completion (or saw `ALL`).
     #[inline]
-    pub(crate) fn poll_wait(&self, waiter: Pin<&Waiter<'_>>, waker: &Waker) -> Poll<()> {
+    pub(crate) fn poll_wait(&self, waiter: Pin<&Waiter<impl QueueRef>>, waker: &Waker) -> Poll<()> {
         match waiter.status() {
             DONE => return Poll::Ready(()),
             HANDED | RELEASED => {
@@ -177,7 +177,7 @@ impl Queue {
     /// First poll that found nothing banked: queue at the tail, unless a completion
     /// arrived meanwhile.
     #[cold]
-    fn register(&self, waiter: Pin<&Waiter<'_>>, waker: &Waker) -> Poll<()> {
+    fn register(&self, waiter: Pin<&Waiter<impl QueueRef>>, waker: &Waker) -> Poll<()> {
         let waker = waker.clone(); // user code: before locking
         let unused = self.lock(|l| {
             let mut state = self.state.load(Acquire);
@@ -212,7 +212,7 @@ impl Queue {
 
     /// Re-poll of a queued waiter: keep its place, store the newest waker.
     #[cold]
-    fn poll_queued(&self, waiter: Pin<&Waiter<'_>>, waker: &Waker) -> Poll<()> {
+    fn poll_queued(&self, waiter: Pin<&Waiter<impl QueueRef>>, waker: &Waker) -> Poll<()> {
         enum Step {
             Ready(Option<Waker>),
             Pending(Option<Waker>),
@@ -247,7 +247,7 @@ impl Queue {
 
     /// Cancellation (drop, or the other future of `wait_or` won): leave the queue, and
     /// pass on a completion that was handed to `waiter` but not consumed.
-    pub(crate) fn cancel(&self, waiter: Pin<&Waiter<'_>>) {
+    pub(crate) fn cancel(&self, waiter: Pin<&Waiter<impl QueueRef>>) {
         let handed = match waiter.status() {
             HANDED => true,
             QUEUED => {

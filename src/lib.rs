@@ -37,7 +37,10 @@
 //! | feature | default | what it does |
 //! |---|---|---|
 //! | `std` | yes | the internal lock is `std::sync::Mutex` |
-//! | `alloc` | with `std` | reserved for owned waits on `Arc<Completion>` |
+//! | `alloc` | with `std` | [`Completion::wait_owned`]: a `'static` wait on an `Arc<Completion>` |
+//! | `tokio` | no | [`TokioTimer`] for [`Completion::wait_timeout`] |
+//! | `async-io` | no | [`AsyncIoTimer`] (async-std, smol) |
+//! | `embassy-time` | no | [`EmbassyTimer`] |
 //! | `critical-section` | no | the lock is a `critical-section` (wins over `std`): `complete()` may be called from interrupt handlers |
 //! | `portable-atomic` | no | atomics from `portable-atomic`, for targets without compare-and-swap (pick its backend in your binary) |
 //!
@@ -48,17 +51,36 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs, missing_debug_implementations)]
 
+#[cfg(feature = "alloc")]
+extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+mod adapters;
 mod batch;
+#[cfg(feature = "std")]
+mod blocking;
 mod completion;
 mod core_ops;
 mod lock;
 mod loom;
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+mod owned;
 mod state;
+mod timer;
 mod wait;
+mod wait_or;
 mod waiters;
 
+#[cfg(feature = "async-io")]
+pub use adapters::async_io::AsyncIoTimer;
+#[cfg(feature = "embassy-time")]
+pub use adapters::embassy::EmbassyTimer;
+#[cfg(feature = "tokio")]
+pub use adapters::tokio::TokioTimer;
 pub use completion::Completion;
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+pub use owned::OwnedWait;
+pub use timer::{TimedOut, Timer};
 pub use wait::Wait;
+pub use wait_or::{WaitOr, WaitTimeout};

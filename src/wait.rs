@@ -45,14 +45,7 @@ pin_project! {
     #[must_use = "futures do nothing unless `.await`ed or polled"]
     pub struct Wait<'a> {
         #[pin]
-        waiter: Waiter<'a>,
-    }
-
-    impl PinnedDrop for Wait<'_> {
-        fn drop(this: Pin<&mut Self>) {
-            let waiter = this.project().waiter.into_ref();
-            waiter.queue().cancel(waiter);
-        }
+        waiter: Waiter<&'a Queue>,
     }
 }
 
@@ -65,7 +58,6 @@ impl<'a> Wait<'a> {
 
     /// Leaves the queue now, passing on a completion handed to this wait; afterwards the
     /// future is terminated and holds nothing. Used when another future won a race.
-    #[allow(dead_code)] // used by `WaitOr` (next commit)
     pub(crate) fn cancel(self: Pin<&mut Self>) {
         let waiter = self.project().waiter.into_ref();
         waiter.queue().cancel(waiter);
@@ -91,13 +83,8 @@ impl FusedFuture for Wait<'_> {
 
 impl fmt::Debug for Wait<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = match self.waiter.status() {
-            crate::waiters::IDLE => "idle",
-            crate::waiters::QUEUED => "queued",
-            crate::waiters::HANDED => "handed",
-            crate::waiters::RELEASED => "released",
-            _ => "done",
-        };
-        f.debug_struct("Wait").field("state", &state).finish()
+        f.debug_struct("Wait")
+            .field("state", &self.waiter.status_name())
+            .finish()
     }
 }

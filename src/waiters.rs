@@ -27,7 +27,8 @@
 //! - **I5** A completer that moves a node out of `QUEUED` (to `HANDED` or `RELEASED`) does
 //!   so with its last access to that node, a `Release` store; the owner may free the node as
 //!   soon as it observes that store with an `Acquire` load, without taking the lock.
-//! - **I6** Nodes are only ever linked into the queue their [`Waiter`] names (checked).
+//! - **I6** Nodes are only ever linked into the queue their [`Waiter`] names (checked),
+//!   and a [`QueueRef`] always names the same queue, which outlives it.
 
 use core::cell::Cell;
 use core::marker::PhantomPinned;
@@ -122,14 +123,44 @@ unsafe impl Send for Node {}
 // SAFETY: as above.
 unsafe impl Sync for Node {}
 
+/// How a [`Waiter`] reaches its queue: a borrow, or an owning `Arc<Completion>`.
+///
+/// # Safety
+/// `queue` returns the same `Queue` on every call, and that queue lives at least as long
+/// as `self` (I6).
+pub(crate) unsafe trait QueueRef {
+    fn queue(&self) -> &Queue;
+}
+
+// SAFETY: a shared reference always points at the same queue, which outlives it.
+unsafe impl QueueRef for &Queue {
+    #[inline(always)]
+    fn queue(&self) -> &Queue {
+        self
+    }
+}
+
+// SAFETY: an `Arc` keeps its pointee alive and never moves it; `Completion::queue` returns
+// a field of that pointee.
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+unsafe impl QueueRef for alloc::sync::Arc<crate::Completion> {
+    #[inline(always)]
+    fn queue(&self) -> &Queue {
+        crate::Completion::queue(self)
+    }
+}
+
 /// One waiter: a list node bound to the queue it may be linked into.
-pub(crate) struct Waiter<'a> {
-    queue: &'a Queue,
+///
+/// Dropping it cancels the wait (see `Queue::cancel`): it leaves the queue, and a
+/// completion handed to it but not consumed is passed on.
+pub(crate) struct Waiter<Q: QueueRef> {
+    queue: Q,
     node: Node,
 }
 
-impl<'a> Waiter<'a> {
-    pub(crate) fn new(queue: &'a Queue) -> Self {
+impl<Q: QueueRef> Waiter<Q> {
+    pub(crate) fn new(queue: Q) -> Self {
         Self {
             queue,
             node: Node::new(),
@@ -137,9 +168,26 @@ impl<'a> Waiter<'a> {
     }
 
     /// The queue this waiter belongs to.
-    #[inline]
-    pub(crate) fn queue(&self) -> &'a Queue {
-        self.queue
+    #[inline(always)]
+    pub(crate) fn queue(&self) -> &Queue {
+        self.queue.queue()
+    }
+
+    /// What the waiter was built with.
+    #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+    pub(crate) fn queue_ref(&self) -> &Q {
+        &self.queue
+    }
+
+    /// The status as a word, for `Debug` impls.
+    pub(crate) fn status_name(&self) -> &'static str {
+        match self.status() {
+            IDLE => "idle",
+            QUEUED => "queued",
+            HANDED => "handed",
+            RELEASED => "released",
+            _ => "done",
+        }
     }
 
     /// The waiter's status (`IDLE`, `QUEUED`, `HANDED`, `RELEASED` or `DONE`).
@@ -159,14 +207,14 @@ impl<'a> Waiter<'a> {
     }
 }
 
-impl Drop for Waiter<'_> {
+impl<Q: QueueRef> Drop for Waiter<Q> {
     fn drop(&mut self) {
-        // The owner (`Wait`) normally unlinks before this runs; this keeps the module sound
-        // whatever its caller does (I3).
-        if self.node.status.load(Ordering::Acquire) == QUEUED {
-            let waker = self.queue.lock(|l| l.unlink_waiter(self));
-            drop(waker);
-        }
+        // SAFETY: `self` is being dropped, so it is never moved again: pinning it for the
+        // rest of its life is sound whether or not it was pinned before.
+        let this = unsafe { Pin::new_unchecked(&*self) };
+        this.queue().cancel(this);
+        // `cancel` leaves the node unlinked, which is what I3 needs.
+        debug_assert_ne!(self.node.status.load(Ordering::Relaxed), QUEUED);
     }
 }
 
@@ -191,15 +239,15 @@ impl Locked<'_> {
         self.queue.gen.with(|g| unsafe { *g })
     }
 
-    fn check(&self, waiter: &Waiter<'_>) {
-        assert!(ptr::eq(self.queue, waiter.queue), "waiter of another queue");
+    fn check(&self, queue: &Queue) {
+        assert!(ptr::eq(self.queue, queue), "waiter of another queue");
     }
 
     /// Links `waiter` at the tail of the main queue with `waker`.
     ///
     /// The caller has set the state word to `WAITERS`. Panics if `waiter` is linked.
-    pub(crate) fn push_back(&mut self, waiter: Pin<&Waiter<'_>>, waker: Waker) {
-        self.check(&waiter);
+    pub(crate) fn push_back(&mut self, waiter: Pin<&Waiter<impl QueueRef>>, waker: Waker) {
+        self.check(waiter.queue());
         let node = &waiter.node;
         assert_eq!(
             node.status.load(Ordering::Relaxed),
@@ -241,8 +289,8 @@ impl Locked<'_> {
     }
 
     /// Whether `waiter` is queued but was released by a `complete_all` since it queued.
-    pub(crate) fn is_released(&self, waiter: Pin<&Waiter<'_>>) -> bool {
-        self.check(&waiter);
+    pub(crate) fn is_released(&self, waiter: Pin<&Waiter<impl QueueRef>>) -> bool {
+        self.check(waiter.queue());
         let node = &waiter.node;
         // SAFETY: the lock is held (I1).
         node.status.load(Ordering::Relaxed) == QUEUED
@@ -250,8 +298,8 @@ impl Locked<'_> {
     }
 
     /// Whether the queued `waiter`'s stored waker would wake the same task as `waker`.
-    pub(crate) fn will_wake(&self, waiter: Pin<&Waiter<'_>>, waker: &Waker) -> bool {
-        self.check(&waiter);
+    pub(crate) fn will_wake(&self, waiter: Pin<&Waiter<impl QueueRef>>, waker: &Waker) -> bool {
+        self.check(waiter.queue());
         // SAFETY: the lock is held (I1).
         waiter
             .node
@@ -262,10 +310,10 @@ impl Locked<'_> {
     /// Stores `waker` in the queued `waiter`; returns the one it replaces.
     pub(crate) fn replace_waker(
         &mut self,
-        waiter: Pin<&Waiter<'_>>,
+        waiter: Pin<&Waiter<impl QueueRef>>,
         waker: Waker,
     ) -> Option<Waker> {
-        self.check(&waiter);
+        self.check(waiter.queue());
         assert_eq!(waiter.node.status.load(Ordering::Relaxed), QUEUED);
         // SAFETY: the lock is held (I1).
         waiter
@@ -276,12 +324,8 @@ impl Locked<'_> {
 
     /// Unlinks `waiter` if it is queued (setting it `IDLE`) and returns its waker.
     /// Does nothing and returns `None` if it is not queued.
-    pub(crate) fn remove(&mut self, waiter: Pin<&Waiter<'_>>) -> Option<Waker> {
-        self.unlink_waiter(&waiter)
-    }
-
-    fn unlink_waiter(&mut self, waiter: &Waiter<'_>) -> Option<Waker> {
-        self.check(waiter);
+    pub(crate) fn remove(&mut self, waiter: Pin<&Waiter<impl QueueRef>>) -> Option<Waker> {
+        self.check(waiter.queue());
         let node = &waiter.node;
         if node.status.load(Ordering::Relaxed) != QUEUED {
             return None;

@@ -1,0 +1,50 @@
+//! [`EmbassyTimer`]: timeouts on embassy's time driver.
+
+use core::time::Duration;
+
+use embassy_time::{Instant, TICK_HZ};
+
+/// A [`Timer`](crate::Timer) backed by [`embassy_time::Timer`], for embassy executors on
+/// microcontrollers (or on the host with embassy-time's `std` driver).
+///
+/// A [`core::time::Duration`] becomes embassy ticks rounded **up** (a timeout never
+/// fires early), and saturates instead of overflowing: the conversion and the deadline
+/// never panic, however long the duration.
+///
+/// # Examples
+///
+/// ```
+/// use async_completion::EmbassyTimer;
+/// use std::time::Duration;
+///
+/// // With the 1 MHz tick of embassy-time's `std` driver, 1.5 µs rounds up to 2 ticks.
+/// # if embassy_time::TICK_HZ == 1_000_000 {
+/// assert_eq!(EmbassyTimer::ticks(Duration::from_nanos(1_500)), 2);
+/// # }
+/// assert_eq!(EmbassyTimer::ticks(Duration::MAX), u64::MAX);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(docsrs, doc(cfg(feature = "embassy-time")))]
+pub struct EmbassyTimer;
+
+impl EmbassyTimer {
+    /// `duration` in embassy ticks ([`TICK_HZ`] per second), rounded up, saturating at
+    /// `u64::MAX`.
+    pub fn ticks(duration: Duration) -> u64 {
+        let ticks = duration
+            .as_nanos()
+            .saturating_mul(u128::from(TICK_HZ))
+            .div_ceil(1_000_000_000);
+        u64::try_from(ticks).unwrap_or(u64::MAX)
+    }
+}
+
+impl crate::Timer for EmbassyTimer {
+    type Sleep = embassy_time::Timer;
+
+    fn sleep(&self, duration: Duration) -> embassy_time::Timer {
+        let duration = embassy_time::Duration::from_ticks(Self::ticks(duration));
+        let deadline = Instant::now().checked_add(duration).unwrap_or(Instant::MAX);
+        embassy_time::Timer::at(deadline)
+    }
+}

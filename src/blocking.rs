@@ -1,0 +1,134 @@
+//! Blocking waits for OS threads (feature `std`), on the same FIFO queue as async waits.
+
+use core::future::Future;
+use core::pin::pin;
+use core::task::{Context, Waker};
+use std::sync::Arc;
+use std::task::Wake;
+use std::thread::{self, Thread};
+use std::time::{Duration, Instant};
+
+use crate::{Completion, TimedOut};
+
+/// Wakes a parked thread.
+struct Unparker(Thread);
+
+impl Wake for Unparker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+std::thread_local! {
+    /// One waker per thread, made on its first blocking wait: later waits allocate nothing.
+    static THREAD_WAKER: Waker = Waker::from(Arc::new(Unparker(thread::current())));
+}
+
+/// Runs `f` with a waker that unparks the current thread.
+fn with_thread_waker<R>(f: impl FnOnce(&Waker) -> R) -> R {
+    let mut f = Some(f);
+    let mut run = |waker: &Waker| (f.take().expect("called once"))(waker);
+    match THREAD_WAKER.try_with(|waker| run(waker)) {
+        Ok(result) => result,
+        // Thread-local storage is being torn down: make a one-off waker.
+        Err(_) => run(&Waker::from(Arc::new(Unparker(thread::current())))),
+    }
+}
+
+impl Completion {
+    /// Blocks the current thread until it consumes a completion (the kernel's
+    /// `wait_for_completion()` for threads).
+    ///
+    /// The thread joins the same FIFO queue as async waiters, so threads and tasks can
+    /// wait on one `Completion` and are served in the order they queued. The thread parks
+    /// while it waits. Returns at once if a completion is banked or after
+    /// [`complete_all`](Self::complete_all).
+    ///
+    /// # Where it may be called from
+    ///
+    /// Threads that may block: never from an async task (it would stall the executor
+    /// thread; `.await` [`wait`](Self::wait) there) or an interrupt handler. No heap
+    /// allocation, except for a per-thread waker made once on the thread's first blocking
+    /// wait.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use async_completion::Completion;
+    /// use std::sync::Arc;
+    ///
+    /// let c = Arc::new(Completion::new());
+    /// let waiter = std::thread::spawn({
+    ///     let c = c.clone();
+    ///     move || c.wait_blocking()
+    /// });
+    /// c.complete();
+    /// waiter.join().unwrap();
+    /// ```
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    pub fn wait_blocking(&self) {
+        if self.try_wait() {
+            return;
+        }
+        let mut wait = pin!(self.wait());
+        with_thread_waker(|waker| {
+            let mut cx = Context::from_waker(waker);
+            while wait.as_mut().poll(&mut cx).is_pending() {
+                thread::park();
+            }
+        });
+    }
+
+    /// Blocks the current thread until it consumes a completion or `timeout` has passed
+    /// (the kernel's `wait_for_completion_timeout()` for threads).
+    ///
+    /// Returns `Ok(())` if a completion was consumed, `Err(TimedOut)` otherwise. A
+    /// completion that arrives at the deadline wins. A wait that times out keeps nothing:
+    /// a completion handed to it as it gave up is passed on to the next waiter or banked.
+    /// A `timeout` too large to represent waits forever.
+    ///
+    /// Called from the same places as [`wait_blocking`](Self::wait_blocking).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use async_completion::{Completion, TimedOut};
+    /// use std::time::Duration;
+    ///
+    /// let c = Completion::new();
+    /// assert_eq!(c.wait_blocking_timeout(Duration::from_millis(1)), Err(TimedOut));
+    /// c.complete();
+    /// assert_eq!(c.wait_blocking_timeout(Duration::from_millis(1)), Ok(()));
+    /// ```
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    pub fn wait_blocking_timeout(&self, timeout: Duration) -> Result<(), TimedOut> {
+        if self.try_wait() {
+            return Ok(());
+        }
+        let deadline = Instant::now().checked_add(timeout);
+        let mut wait = pin!(self.wait());
+        with_thread_waker(|waker| {
+            let mut cx = Context::from_waker(waker);
+            loop {
+                if wait.as_mut().poll(&mut cx).is_ready() {
+                    return Ok(());
+                }
+                match deadline {
+                    None => thread::park(),
+                    Some(deadline) => {
+                        let now = Instant::now();
+                        if now >= deadline {
+                            return Err(TimedOut);
+                        }
+                        thread::park_timeout(deadline - now);
+                    }
+                }
+            }
+        })
+        // On `Err`, dropping `wait` passes on anything handed to it after its last poll.
+    }
+}

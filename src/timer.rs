@@ -1,0 +1,67 @@
+//! The [`Timer`] trait that timed waits are built on, and the [`TimedOut`] error.
+
+use core::fmt;
+use core::future::Future;
+use core::time::Duration;
+
+/// A source of sleeps: what [`Completion::wait_timeout`](crate::Completion::wait_timeout)
+/// races the wait against. The crate depends on no runtime; pass the adapter of yours
+/// ([`TokioTimer`](crate::TokioTimer), [`AsyncIoTimer`](crate::AsyncIoTimer),
+/// [`EmbassyTimer`](crate::EmbassyTimer), each behind the feature of the same name), or
+/// any closure `Fn(Duration) -> impl Future`.
+///
+/// # Examples
+///
+/// A closure is a timer:
+///
+/// ```
+/// use async_completion::{Completion, TimedOut};
+/// use std::time::Duration;
+///
+/// # futures::executor::block_on(async {
+/// let c = Completion::new();
+/// // A "sleep" that is over at once: the wait times out on its first poll.
+/// let instant_timer = |_d: Duration| core::future::ready(());
+/// assert_eq!(c.wait_timeout(instant_timer, Duration::from_secs(1)).await, Err(TimedOut));
+/// c.complete();
+/// // The completion is polled first, so it wins the tie.
+/// assert_eq!(c.wait_timeout(instant_timer, Duration::from_secs(1)).await, Ok(()));
+/// # });
+/// ```
+pub trait Timer {
+    /// The future that completes once the duration has passed. Any output; it need not be
+    /// `Unpin` or `Send` (the wait futures are `Send` exactly when it is).
+    type Sleep: Future;
+
+    /// Starts a sleep of `duration` (the deadline counts from this call).
+    fn sleep(&self, duration: Duration) -> Self::Sleep;
+}
+
+impl<F, S> Timer for F
+where
+    F: Fn(Duration) -> S,
+    S: Future,
+{
+    type Sleep = S;
+
+    fn sleep(&self, duration: Duration) -> S {
+        self(duration)
+    }
+}
+
+/// The error of a timed wait whose deadline passed before a completion arrived.
+///
+/// ```
+/// use async_completion::TimedOut;
+/// assert_eq!(TimedOut.to_string(), "timed out waiting for a completion");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct TimedOut;
+
+impl fmt::Display for TimedOut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("timed out waiting for a completion")
+    }
+}
+
+impl core::error::Error for TimedOut {}
