@@ -84,3 +84,10 @@ pub use owned::OwnedWait;
 pub use timer::{TimedOut, Timer};
 pub use wait::Wait;
 pub use wait_or::{WaitOr, WaitTimeout};
+
+// Every build, on every target, proves that a `Completion` can be a `static`.
+#[cfg(not(loom))]
+const _: fn() = || {
+    static STATIC_COMPLETION: Completion = Completion::new();
+    let _ = &STATIC_COMPLETION;
+};
