@@ -97,12 +97,17 @@ impl Queue {
         while n > 0 {
             self.lock(|l| {
                 while n > 0 && !batch.is_full() {
-                    if self.state.load(Relaxed) != WAITERS {
-                        self.bank(n);
-                        n = 0;
-                    } else if let Some(waker) = l.pop_front() {
-                        batch.push(waker);
-                        n -= 1;
+                    let queued = self.state.load(Relaxed) == WAITERS;
+                    match queued.then(|| l.pop_front()).flatten() {
+                        Some(waker) => {
+                            batch.push(waker);
+                            n -= 1;
+                        }
+                        // Nobody (left) to hand to: bank the rest.
+                        None => {
+                            self.bank(n);
+                            n = 0;
+                        }
                     }
                 }
             });
@@ -249,10 +254,11 @@ impl Queue {
     /// pass on a completion that was handed to `waiter` but not consumed.
     pub(crate) fn cancel(&self, waiter: Pin<&Waiter<impl QueueRef>>) {
         let handed = match waiter.status() {
+            DONE => return, // the common drop: after `Ready`
             HANDED => true,
             QUEUED => {
                 let (waker, status) = self.lock(|l| (l.remove(waiter), waiter.status()));
-                drop(waker);
+                drop(waker); // user code: after unlocking
                 status == HANDED
             }
             _ => false,

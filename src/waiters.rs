@@ -12,6 +12,8 @@
 //! A waiter can therefore be linked either in the main queue or in one drain circle; the
 //! generation number tells which: `complete_all` bumps [`Queue::gen`] in the same lock
 //! hold as the splice, so a queued node whose `gen` differs from the queue's was released.
+//! (`gen` is a wrapping `u32`: a waiter would have to stay queued across exactly a
+//! multiple of 2^32 `complete_all` calls, each with a non-empty queue, to be misread.)
 //!
 //! # Invariants (referred to as I1..I6 by the `SAFETY` comments)
 //!
