@@ -7,7 +7,7 @@ use core::task::{Poll, Waker};
 use crate::batch::WakeBatch;
 use crate::loom::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use crate::state::{has_count, ALL, MAX_COUNT, WAITERS, ZERO};
-use crate::waiters::{Drain, Queue, QueueRef, Waiter, DONE, HANDED, QUEUED, RELEASED};
+use crate::waiters::{Drain, Queue, QueueRef, Waiter, DONE, HANDED, IDLE, QUEUED, RELEASED};
 
 impl Queue {
     /// Takes one banked completion, or sees `ALL`. Never queues. One CAS when banked.
@@ -161,22 +161,27 @@ impl Queue {
     }
 
     /// Polls `waiter`: `Ready` once it consumed a completion (or saw `ALL`).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn poll_wait(&self, waiter: Pin<&Waiter<impl QueueRef>>, waker: &Waker) -> Poll<()> {
-        match waiter.status() {
-            DONE => return Poll::Ready(()),
-            HANDED | RELEASED => {
-                waiter.finish();
-                return Poll::Ready(());
-            }
-            QUEUED => return self.poll_queued(waiter, waker),
-            _ => {}
-        }
-        if self.try_take() {
+        // Fast path: first poll with a completion banked.
+        if waiter.status() == IDLE && self.try_take() {
             waiter.finish();
             return Poll::Ready(());
         }
-        self.register(waiter, waker)
+        self.poll_slow(waiter, waker)
+    }
+
+    #[inline(never)]
+    fn poll_slow(&self, waiter: Pin<&Waiter<impl QueueRef>>, waker: &Waker) -> Poll<()> {
+        match waiter.status() {
+            DONE => Poll::Ready(()),
+            HANDED | RELEASED => {
+                waiter.finish();
+                Poll::Ready(())
+            }
+            QUEUED => self.poll_queued(waiter, waker),
+            _ => self.register(waiter, waker),
+        }
     }
 
     /// First poll that found nothing banked: queue at the tail, unless a completion
@@ -252,9 +257,17 @@ impl Queue {
 
     /// Cancellation (drop, or the other future of `wait_or` won): leave the queue, and
     /// pass on a completion that was handed to `waiter` but not consumed.
+    #[inline(always)]
     pub(crate) fn cancel(&self, waiter: Pin<&Waiter<impl QueueRef>>) {
+        // The common drop, after `Ready`, is one load.
+        if waiter.status() != DONE {
+            self.cancel_slow(waiter);
+        }
+    }
+
+    #[inline(never)]
+    fn cancel_slow(&self, waiter: Pin<&Waiter<impl QueueRef>>) {
         let handed = match waiter.status() {
-            DONE => return, // the common drop: after `Ready`
             HANDED => true,
             QUEUED => {
                 let (waker, status) = self.lock(|l| (l.remove(waiter), waiter.status()));

@@ -204,12 +204,14 @@ impl<Q: QueueRef> Waiter<Q> {
     #[inline]
     pub(crate) fn finish(&self) {
         // Only the owner links a node, so a `Relaxed` look is enough to see our own store.
+        // A hard check: marking a linked node `DONE` would let `Drop` free it linked (I3).
         assert_ne!(self.node.status.load(Ordering::Relaxed), QUEUED);
         self.node.status.store(DONE, Ordering::Relaxed);
     }
 }
 
 impl<Q: QueueRef> Drop for Waiter<Q> {
+    #[inline]
     fn drop(&mut self) {
         // SAFETY: `self` is being dropped, so it is never moved again: pinning it for the
         // rest of its life is sound whether or not it was pinned before.
