@@ -91,7 +91,10 @@ impl Completion {
     /// a completion handed to it as it gave up is passed on to the next waiter or banked.
     /// A `timeout` too large to represent waits forever.
     ///
-    /// Called from the same places as [`wait_blocking`](Self::wait_blocking).
+    /// # Where it may be called from
+    ///
+    /// The same places as [`wait_blocking`](Self::wait_blocking): threads that may block,
+    /// never async tasks or interrupt handlers.
     ///
     /// # Examples
     ///

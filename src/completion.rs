@@ -26,8 +26,10 @@ use crate::{Timer, Wait, WaitOr, WaitTimeout};
 /// | [`is_done`](Self::is_done) | whether `try_wait` would succeed; consumes nothing |
 /// | [`reinit`](Self::reinit) | count to 0 and flag cleared; queued waiters stay queued |
 ///
-/// It is 24 bytes on 64-bit targets, never allocates, and [`new`](Self::new) is `const`,
-/// so it can be a `static`.
+/// It is 24 bytes on x86-64 (16 with the `critical-section` feature), never allocates, and
+/// [`new`](Self::new) is `const`, so it can be a `static`. It is `Send + Sync`: share it as a
+/// `static`, in an `Arc`, or by reference with scoped threads and joined futures. The
+/// [crate documentation](crate#semantics) spells out every guarantee.
 ///
 /// # Examples
 ///
@@ -62,6 +64,8 @@ impl Completion {
     loom_const_fn! {
         /// A new completion: "not done" (count 0, flag clear, nobody waiting). The kernel's
         /// `DECLARE_COMPLETION` / `init_completion`.
+        ///
+        /// A `const fn`: usable in `static` and `const` initializers, on every target.
         ///
         /// ```
         /// use async_completion::Completion;
@@ -111,6 +115,23 @@ impl Completion {
 
     /// Posts `n` completions: the same as calling [`complete`](Self::complete) `n` times,
     /// but waking the served waiters in batches of up to 32 per lock hold.
+    ///
+    /// The `n` oldest queued waiters are handed one completion each, in FIFO order; what is
+    /// left once the queue is empty is banked (saturating at
+    /// [`MAX_COUNT`](Self::MAX_COUNT)). `complete_n(0)` does nothing, and so does any call
+    /// after [`complete_all`](Self::complete_all), until [`reinit`](Self::reinit).
+    ///
+    /// # Where it may be called from
+    ///
+    /// Anywhere [`complete`](Self::complete) may be: async tasks, threads, and interrupt
+    /// handlers with the `critical-section` feature. It never allocates; each lock hold
+    /// serves at most 32 waiters, whose wakers run after the lock is released.
+    ///
+    /// # Panics
+    ///
+    /// Only if a woken waiter's waker panics. Every waiter of the batch being woken has been
+    /// served by then (its next poll is `Ready`), though those after the panicking waker
+    /// may not be woken; completions of `n` not handed out yet are not posted.
     ///
     /// # Examples
     ///
@@ -206,7 +227,18 @@ impl Completion {
     /// # Cancel safety
     ///
     /// As [`wait`](Self::wait); in addition, when `other` wins, the wait leaves the queue
-    /// at once, and a completion that was handed to it is passed on, not lost.
+    /// at once, and a completion that was handed to it is passed on, not lost. Dropping
+    /// the returned future also drops `other`.
+    ///
+    /// # Where it may be called from
+    ///
+    /// Any async task on any executor, as [`wait`](Self::wait). `other` is polled by the
+    /// same task, after the wait, each time the future is polled.
+    ///
+    /// # Panics
+    ///
+    /// The returned [`WaitOr`] panics if polled again after it returned `Ready`; `.await`
+    /// and `select!` never do that.
     ///
     /// # Examples
     ///
@@ -236,6 +268,24 @@ impl Completion {
     /// [`EmbassyTimer`](crate::EmbassyTimer) (each behind its feature) or any closure
     /// `Fn(Duration) -> impl Future`.
     ///
+    /// # Cancel safety
+    ///
+    /// As [`wait`](Self::wait): dropping the returned future, or its timing out, never
+    /// loses a completion; one handed to it is passed on to the next waiter, or banked.
+    ///
+    /// # Where it may be called from
+    ///
+    /// Any async task whose runtime drives `timer`'s sleeps: a tokio runtime with the time
+    /// driver for `TokioTimer`, anywhere for `AsyncIoTimer` (async-io drives its own
+    /// timers), an embassy time driver for `EmbassyTimer`.
+    ///
+    /// # Panics
+    ///
+    /// If `timer.sleep` panics, here rather than at the first poll, as the sleep is created
+    /// by this call: [`TokioTimer`](crate::TokioTimer) outside a tokio runtime with the
+    /// time driver enabled does. The returned [`WaitTimeout`] panics if polled again after
+    /// it returned `Ready`.
+    ///
     /// # Examples
     ///
     /// [`TokioTimer`](crate::TokioTimer)'s page has a tokio example. With a closure as
@@ -259,7 +309,8 @@ impl Completion {
     /// completed for all (then nothing is consumed), `false` otherwise. Never queues.
     ///
     /// While waiters are queued nothing is banked, so this returns `false`: a completion
-    /// always goes to the oldest waiter.
+    /// always goes to the oldest waiter. A `true` makes everything written before the
+    /// `complete()` it consumed (or before `complete_all()`) visible to the caller.
     ///
     /// # Where it may be called from
     ///
@@ -281,7 +332,14 @@ impl Completion {
     }
 
     /// Whether a [`try_wait`](Self::try_wait) now would succeed (the kernel's
-    /// `completion_done()`). Consumes nothing. One atomic load; callable from anywhere.
+    /// `completion_done()`): a completion is banked, or the completion is completed for
+    /// all. Consumes nothing. It says nothing about waiters: while any are queued it is
+    /// `false`, and after `complete_all` it is `true` whether or not released waiters have
+    /// run yet.
+    ///
+    /// # Where it may be called from
+    ///
+    /// Anywhere, including interrupt handlers with any lock: it is one atomic load.
     ///
     /// # Examples
     ///
@@ -306,7 +364,10 @@ impl Completion {
     /// may still be racing with it makes the outcome depend on who came first: reinit
     /// only between uses.
     ///
-    /// Lock-free; callable from anywhere.
+    /// # Where it may be called from
+    ///
+    /// Anywhere, including interrupt handlers with any lock: it is lock-free (a
+    /// compare-and-swap loop on the state word).
     ///
     /// # Examples
     ///

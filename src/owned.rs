@@ -16,7 +16,35 @@ pin_project! {
     /// Future returned by [`Completion::wait_owned`]: a [`Wait`](crate::Wait) that owns an
     /// `Arc` of its completion, so it is `'static` and can be handed to `spawn`.
     ///
-    /// Same semantics, same cancel safety and same size as [`Wait`](crate::Wait).
+    /// Same semantics and same size as [`Wait`](crate::Wait); it keeps the completion alive
+    /// until it is dropped.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Wait`](crate::Wait): dropping it leaves the queue, and a completion that was
+    /// handed to it but not yet returned by a poll is passed on to the next waiter, or
+    /// banked. Aborting a spawned `wait_owned()` task therefore loses nothing.
+    ///
+    /// # Where it may be polled from
+    ///
+    /// Any async task on any executor; it is `Send + Sync + 'static`, so it can be spawned
+    /// on multi-threaded runtimes. Needs the `alloc` feature and a target with
+    /// pointer-sized atomics (for `Arc`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use async_completion::Completion;
+    /// use std::sync::Arc;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let c = Arc::new(Completion::new());
+    /// let wait = c.clone().wait_owned();
+    /// drop(c); // the future keeps the completion alive
+    /// wait.completion().complete();
+    /// wait.await;
+    /// # });
+    /// ```
     #[must_use = "futures do nothing unless `.await`ed or polled"]
     #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
     pub struct OwnedWait {
@@ -29,6 +57,16 @@ impl Completion {
     /// Like [`wait`](Self::wait), but the future owns an `Arc` of the completion, so it is
     /// `'static` (tokio's `Notify::notified_owned` and `Semaphore::acquire_owned` follow
     /// the same pattern).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`wait`](Self::wait): see [`OwnedWait`].
+    ///
+    /// # Where it may be called from
+    ///
+    /// Anywhere; the future is polled by any async task, typically handed to `spawn`.
+    /// Creating it only moves the `Arc` in: no allocation, no queueing before its first
+    /// poll.
     ///
     /// # Examples
     ///
@@ -54,6 +92,15 @@ impl Completion {
 
 impl OwnedWait {
     /// The completion this future waits on.
+    ///
+    /// ```
+    /// use async_completion::Completion;
+    /// use std::sync::Arc;
+    ///
+    /// let c = Arc::new(Completion::new());
+    /// let wait = c.clone().wait_owned();
+    /// assert!(Arc::ptr_eq(wait.completion(), &c));
+    /// ```
     pub fn completion(&self) -> &Arc<Completion> {
         self.waiter.queue_ref()
     }

@@ -10,6 +10,10 @@ use core::time::Duration;
 /// [`EmbassyTimer`](crate::EmbassyTimer), each behind the feature of the same name), or
 /// any closure `Fn(Duration) -> impl Future`.
 ///
+/// [`sleep`](Self::sleep) is called once per `wait_timeout`, synchronously, by the code
+/// calling it; the sleep it returns is polled by the task awaiting the timed wait, after the
+/// wait itself, and dropped with it. Its output is ignored.
+///
 /// # Examples
 ///
 /// A closure is a timer:

@@ -19,7 +19,7 @@ pin_project! {
     /// called; otherwise it joins the tail of the FIFO queue. A completion posted while it
     /// is queued is handed to it directly: nobody can take it in between.
     ///
-    /// # Cancellation
+    /// # Cancel safety
     ///
     /// Cancel safe, with nothing lost and nothing duplicated. Dropping a `Wait` that is
     /// queued removes it from the queue. Dropping one that was handed a completion but has
@@ -30,6 +30,14 @@ pin_project! {
     ///
     /// It is `!Unpin` (its queue node lives inside it): pin it with
     /// [`core::pin::pin!`] or `Box::pin` to poll it by hand; `.await` does that for you.
+    ///
+    /// # Where it may be polled from
+    ///
+    /// Any async task on any executor; it needs nothing from the runtime. It is
+    /// `Send + Sync`, so a task holding it can move between threads. It borrows the
+    /// [`Completion`](crate::Completion); to spawn a waiter as a `'static` task use
+    /// [`wait_owned`](crate::Completion::wait_owned). It allocates nothing: its queue node
+    /// is inside it (48 bytes on x86-64).
     ///
     /// # Examples
     ///

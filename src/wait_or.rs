@@ -19,16 +19,42 @@ pin_project! {
     /// future finished first with `o`. The wait is polled first, so when both are ready the
     /// completion wins.
     ///
-    /// # Cancellation
+    /// # Cancel safety
     ///
     /// Cancel safe like [`Wait`]. When the other future wins, the wait leaves the queue
     /// before `Err` is returned, and a completion that had already been handed to it is
-    /// passed on (to the next waiter, or back to the count): nothing is lost.
+    /// passed on (to the next waiter, or back to the count): nothing is lost. Dropping a
+    /// `WaitOr` drops both futures, with the same guarantee.
+    ///
+    /// # Where it may be polled from
+    ///
+    /// Any async task that can poll the other future. It is `Send` when the other future
+    /// is, and allocates nothing beyond what the other future does.
     ///
     /// # Panics
     ///
     /// If polled again after it returned `Ready` (check
     /// [`is_terminated`](FusedFuture::is_terminated) first, as `select!` does).
+    ///
+    /// # Examples
+    ///
+    /// Stop waiting when a shutdown signal arrives:
+    ///
+    /// ```
+    /// use async_completion::Completion;
+    /// use futures::channel::oneshot;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let job_done = Completion::new();
+    /// let (shutdown_tx, shutdown_rx) = oneshot::channel::<&str>();
+    ///
+    /// shutdown_tx.send("shutting down").unwrap();
+    /// match job_done.wait_or(shutdown_rx).await {
+    ///     Ok(()) => println!("job done"),
+    ///     Err(reason) => assert_eq!(reason, Ok("shutting down")),
+    /// }
+    /// # });
+    /// ```
     #[must_use = "futures do nothing unless `.await`ed or polled"]
     pub struct WaitOr<'a, F> {
         #[pin]
@@ -89,14 +115,49 @@ pin_project! {
     /// called: the deadline counts from that call, not from the first poll. When the
     /// completion and the deadline arrive together, the completion wins.
     ///
-    /// # Cancellation
+    /// # Cancel safety
     ///
     /// Cancel safe: a completion handed to a wait that then times out, or is dropped, is
     /// passed on to the next waiter or back to the count.
     ///
+    /// # Where it may be polled from
+    ///
+    /// Any async task whose runtime drives the sleep (see
+    /// [`wait_timeout`](crate::Completion::wait_timeout)). It is `Send` when the sleep is.
+    ///
     /// # Panics
     ///
     /// If polled again after it returned `Ready`.
+    ///
+    /// # Examples
+    ///
+    /// With closures as timers (a sleep that is over at once, and one that never ends):
+    ///
+    /// ```
+    /// use async_completion::{Completion, TimedOut};
+    /// use futures::poll;
+    /// use std::time::Duration;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let c = Completion::new();
+    /// let expired = |_: Duration| core::future::ready(());
+    /// let never = |_: Duration| core::future::pending::<()>();
+    ///
+    /// assert_eq!(c.wait_timeout(expired, Duration::from_secs(1)).await, Err(TimedOut));
+    /// c.complete();
+    /// // A completion and an expired deadline together: the completion wins.
+    /// assert_eq!(c.wait_timeout(expired, Duration::from_secs(1)).await, Ok(()));
+    ///
+    /// // A timed wait that is dropped after it was handed a completion passes it on.
+    /// let mut first = Box::pin(c.wait_timeout(never, Duration::from_secs(1)));
+    /// let mut second = Box::pin(c.wait());
+    /// assert!(poll!(first.as_mut()).is_pending());
+    /// assert!(poll!(second.as_mut()).is_pending());
+    /// c.complete(); // handed to `first`, the oldest waiter
+    /// drop(first); // e.g. its task was aborted
+    /// assert!(poll!(second.as_mut()).is_ready());
+    /// # });
+    /// ```
     #[must_use = "futures do nothing unless `.await`ed or polled"]
     pub struct WaitTimeout<'a, S> {
         #[pin]

@@ -11,6 +11,9 @@ use embassy_time::{Instant, TICK_HZ};
 /// fires early), and saturates instead of overflowing: the conversion and the deadline
 /// never panic, however long the duration.
 ///
+/// Its sleeps run on embassy-time's clock, so the final binary must link an embassy-time
+/// driver: your HAL's, or embassy-time's `std` driver on the host.
+///
 /// # Examples
 ///
 /// ```
@@ -29,7 +32,16 @@ pub struct EmbassyTimer;
 
 impl EmbassyTimer {
     /// `duration` in embassy ticks ([`TICK_HZ`] per second), rounded up, saturating at
-    /// `u64::MAX`.
+    /// `u64::MAX`. Never panics.
+    ///
+    /// ```
+    /// use async_completion::EmbassyTimer;
+    /// use core::time::Duration;
+    ///
+    /// assert_eq!(EmbassyTimer::ticks(Duration::ZERO), 0);
+    /// assert_eq!(EmbassyTimer::ticks(Duration::from_secs(1)), embassy_time::TICK_HZ);
+    /// assert_eq!(EmbassyTimer::ticks(Duration::MAX), u64::MAX);
+    /// ```
     pub fn ticks(duration: Duration) -> u64 {
         let ticks = duration
             .as_nanos()
