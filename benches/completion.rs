@@ -1,1 +1,781 @@
-fn main() {}
+//! `cargo bench --bench completion`: every scenario on `async-completion` and on each peer
+//! that offers the same operation, in one run.
+//!
+//! Peers: `tokio::sync::Notify`, `tokio::sync::Semaphore`, `event-listener` 5 (alone, and
+//! with an `AtomicUsize` count as a counting signal), `maitake-sync`'s `WaitQueue`,
+//! `async-lock`'s `Semaphore`, and for the fast paths a floor: the bare atomics a banked
+//! completion needs (`fetch_add` to post, CAS-decrement to take). For blocking threads:
+//! `std` and `parking_lot` `Mutex` + `Condvar`.
+//!
+//! Each group is one scenario; each benchmark id in it is one implementation. A peer is
+//! absent from a group when it does not offer the operation; the group's doc comment says
+//! why. Single-threaded scenarios are polled by hand with `Waker::noop()` (see `ops`);
+//! multi-threaded ones run on a 2-worker tokio runtime or on two OS threads.
+//!
+//! Results and the machine they were measured on: `BENCHMARKS.md`.
+
+mod ops;
+
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::Pin;
+use std::sync::atomic::AtomicU32;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use async_completion::Completion;
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+
+use ops::{poll, EventCounter};
+
+/// Names of the benchmark ids (the rows of `BENCHMARKS.md`).
+const OURS: &str = "async_completion";
+const NOTIFY: &str = "tokio_notify";
+const TOKIO_SEM: &str = "tokio_semaphore";
+const ASYNC_LOCK_SEM: &str = "async_lock_semaphore";
+const MAITAKE: &str = "maitake_waitqueue";
+const EVENT: &str = "event_listener";
+const EVENT_COUNTER: &str = "event_listener_counter";
+const FLOOR: &str = "floor_atomics";
+
+// ---------------------------------------------------------------------------------------
+// Single-threaded fast paths
+// ---------------------------------------------------------------------------------------
+
+/// `complete()` with nobody waiting, then a `wait()` whose first poll is `Ready`.
+///
+/// Absent: `event_listener` alone (`notify` stores nothing, so there is nothing to take
+/// when no listener is queued; its row is `event_listener_counter`, the `AtomicUsize` +
+/// `Event` pair its users build). Present with a caveat: `Notify` and `WaitQueue` store at
+/// most one permit/wakeup (they coalesce), which this scenario does not exercise.
+fn bank_then_take(c: &mut Criterion) {
+    let mut g = c.benchmark_group("bank_then_take");
+    let ours = Completion::new();
+    g.bench_function(OURS, |b| {
+        b.iter(|| ops::ours::bank_then_take(black_box(&ours)))
+    });
+    let notify = tokio::sync::Notify::new();
+    g.bench_function(NOTIFY, |b| {
+        b.iter(|| ops::tokio_notify::bank_then_take(black_box(&notify)))
+    });
+    let sem = tokio::sync::Semaphore::new(0);
+    g.bench_function(TOKIO_SEM, |b| {
+        b.iter(|| ops::tokio_semaphore::bank_then_take(black_box(&sem)))
+    });
+    let sem = async_lock::Semaphore::new(0);
+    g.bench_function(ASYNC_LOCK_SEM, |b| {
+        b.iter(|| ops::async_lock_semaphore::bank_then_take(black_box(&sem)))
+    });
+    let queue = maitake_sync::WaitQueue::new();
+    g.bench_function(MAITAKE, |b| {
+        b.iter(|| ops::maitake_waitqueue::bank_then_take(black_box(&queue)))
+    });
+    let ev = EventCounter::new();
+    g.bench_function(EVENT_COUNTER, |b| {
+        b.iter(|| ops::event_listener_counter::bank_then_take(black_box(&ev)))
+    });
+    let floor = AtomicU32::new(0);
+    g.bench_function(FLOOR, |b| {
+        b.iter(|| ops::floor::post_take(black_box(&floor)))
+    });
+    g.finish();
+}
+
+/// `complete()` then `try_wait()` (true).
+///
+/// Absent: `Notify` and `WaitQueue` (no non-waiting take), `event_listener` alone (stores
+/// nothing; see `event_listener_counter`).
+fn complete_try_wait(c: &mut Criterion) {
+    let mut g = c.benchmark_group("complete_try_wait");
+    let ours = Completion::new();
+    g.bench_function(OURS, |b| {
+        b.iter(|| ops::ours::complete_try_wait(black_box(&ours)))
+    });
+    let sem = tokio::sync::Semaphore::new(0);
+    g.bench_function(TOKIO_SEM, |b| {
+        b.iter(|| ops::tokio_semaphore::complete_try_wait(black_box(&sem)))
+    });
+    let sem = async_lock::Semaphore::new(0);
+    g.bench_function(ASYNC_LOCK_SEM, |b| {
+        b.iter(|| ops::async_lock_semaphore::complete_try_wait(black_box(&sem)))
+    });
+    let ev = EventCounter::new();
+    g.bench_function(EVENT_COUNTER, |b| {
+        b.iter(|| ops::event_listener_counter::complete_try_wait(black_box(&ev)))
+    });
+    let floor = AtomicU32::new(0);
+    g.bench_function(FLOOR, |b| {
+        b.iter(|| ops::floor::post_take(black_box(&floor)))
+    });
+    g.finish();
+}
+
+/// One waiter polled once (`Pending`, queued), `complete()`, poll again (`Ready`).
+///
+/// Every peer offers it: `event_listener` alone fits here (the listener is queued before
+/// `notify(1)`); its stack listener (`listener!`) is used, which allocates nothing. No
+/// floor: a queued hand-off needs a lock or a lock-free list, not one atomic.
+fn handoff_one(c: &mut Criterion) {
+    let mut g = c.benchmark_group("handoff_one");
+    let ours = Completion::new();
+    g.bench_function(OURS, |b| {
+        b.iter(|| ops::ours::handoff_one(black_box(&ours)))
+    });
+    let notify = tokio::sync::Notify::new();
+    g.bench_function(NOTIFY, |b| {
+        b.iter(|| ops::tokio_notify::handoff_one(black_box(&notify)))
+    });
+    let sem = tokio::sync::Semaphore::new(0);
+    g.bench_function(TOKIO_SEM, |b| {
+        b.iter(|| ops::tokio_semaphore::handoff_one(black_box(&sem)))
+    });
+    let sem = async_lock::Semaphore::new(0);
+    g.bench_function(ASYNC_LOCK_SEM, |b| {
+        b.iter(|| ops::async_lock_semaphore::handoff_one(black_box(&sem)))
+    });
+    let queue = maitake_sync::WaitQueue::new();
+    g.bench_function(MAITAKE, |b| {
+        b.iter(|| ops::maitake_waitqueue::handoff_one(black_box(&queue)))
+    });
+    let event = event_listener::Event::new();
+    g.bench_function(EVENT, |b| {
+        b.iter(|| ops::event_listener_raw::handoff_one(black_box(&event)))
+    });
+    g.finish();
+}
+
+// ---------------------------------------------------------------------------------------
+// Many queued waiters, polled by hand
+// ---------------------------------------------------------------------------------------
+
+/// A reusable buffer of futures that are polled in place.
+///
+/// All `n` futures are pushed before any of them is pinned, the buffer never grows while
+/// they live, and [`clear`](Self::clear) drops them in place: that is the pinning contract.
+/// Reusing the buffer keeps allocation out of the measurement (except where a peer's own
+/// future allocates).
+struct PinnedSlab<F> {
+    futures: Vec<F>,
+}
+
+impl<F: Future> PinnedSlab<F> {
+    fn with_capacity(n: usize) -> Self {
+        Self {
+            futures: Vec::with_capacity(n),
+        }
+    }
+
+    /// Fills the (empty) slab with `n` futures from `make`.
+    fn fill(&mut self, n: usize, mut make: impl FnMut() -> F) {
+        assert!(self.futures.is_empty() && self.futures.capacity() >= n);
+        self.futures.extend((0..n).map(|_| make()));
+    }
+
+    fn get(&mut self, i: usize) -> Pin<&mut F> {
+        // SAFETY: the futures are never moved out of the buffer: it is filled completely
+        // before this is first called, never grows or shrinks while futures are in it
+        // (so it does not reallocate), and `clear` drops them in place.
+        unsafe { Pin::new_unchecked(&mut self.futures[i]) }
+    }
+
+    fn poll_all_pending(&mut self) {
+        for i in 0..self.futures.len() {
+            assert!(poll(self.get(i)).is_pending(), "waiter {i} was not queued");
+        }
+    }
+
+    fn expect_ready(&mut self, i: usize) -> F::Output {
+        match poll(self.get(i)) {
+            Poll::Ready(out) => out,
+            Poll::Pending => panic!("waiter {i} was not released"),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.futures.clear();
+    }
+}
+
+/// `n` waiters queued in order, then released one by one: post one completion, poll the
+/// oldest waiter (`Ready`). Measures queueing, hand-off and the final poll of each waiter.
+fn fifo_chain<F: Future>(
+    slab: &mut PinnedSlab<F>,
+    n: usize,
+    make: impl FnMut() -> F,
+    mut release_one: impl FnMut(),
+    mut consume: impl FnMut(F::Output),
+) {
+    slab.fill(n, make);
+    slab.poll_all_pending();
+    for i in 0..n {
+        release_one();
+        consume(slab.expect_ready(i));
+    }
+    slab.clear();
+}
+
+const FIFO_N: usize = 1000;
+
+/// `fifo_chain_1000`: 1000 queued waiters released one by one (throughput: per waiter).
+///
+/// Every peer serves its waiters in FIFO order here. `event_listener` alone uses the
+/// heap-allocated `Event::listen()` (a stack listener cannot be kept in a collection), so
+/// its row includes one allocation per waiter; `async_lock_semaphore` allocates one too,
+/// inside `Acquire`, when it has to wait.
+fn fifo_chain_1000(c: &mut Criterion) {
+    let mut g = c.benchmark_group("fifo_chain_1000");
+    g.throughput(Throughput::Elements(FIFO_N as u64));
+
+    let ours = Completion::new();
+    let mut slab = PinnedSlab::with_capacity(FIFO_N);
+    g.bench_function(OURS, |b| {
+        b.iter(|| {
+            let c = black_box(&ours);
+            fifo_chain(&mut slab, FIFO_N, || c.wait(), || c.complete(), drop)
+        })
+    });
+
+    let notify = tokio::sync::Notify::new();
+    let mut slab = PinnedSlab::with_capacity(FIFO_N);
+    g.bench_function(NOTIFY, |b| {
+        b.iter(|| {
+            let n = black_box(&notify);
+            fifo_chain(&mut slab, FIFO_N, || n.notified(), || n.notify_one(), drop)
+        })
+    });
+
+    let sem = tokio::sync::Semaphore::new(0);
+    let mut slab = PinnedSlab::with_capacity(FIFO_N);
+    g.bench_function(TOKIO_SEM, |b| {
+        b.iter(|| {
+            let s = black_box(&sem);
+            fifo_chain(
+                &mut slab,
+                FIFO_N,
+                || s.acquire(),
+                || s.add_permits(1),
+                |permit| permit.expect("open").forget(),
+            )
+        })
+    });
+
+    let sem = async_lock::Semaphore::new(0);
+    let mut slab = PinnedSlab::with_capacity(FIFO_N);
+    g.bench_function(ASYNC_LOCK_SEM, |b| {
+        b.iter(|| {
+            let s = black_box(&sem);
+            fifo_chain(
+                &mut slab,
+                FIFO_N,
+                || s.acquire(),
+                || s.add_permits(1),
+                |guard| guard.forget(),
+            )
+        })
+    });
+
+    let queue = maitake_sync::WaitQueue::new();
+    let mut slab = PinnedSlab::with_capacity(FIFO_N);
+    g.bench_function(MAITAKE, |b| {
+        b.iter(|| {
+            let q = black_box(&queue);
+            fifo_chain(
+                &mut slab,
+                FIFO_N,
+                || q.wait(),
+                || q.wake(),
+                |r| r.expect("open"),
+            )
+        })
+    });
+
+    let event = event_listener::Event::new();
+    let mut slab = PinnedSlab::with_capacity(FIFO_N);
+    g.bench_function(EVENT, |b| {
+        b.iter(|| {
+            let e = black_box(&event);
+            fifo_chain(
+                &mut slab,
+                FIFO_N,
+                || e.listen(),
+                || {
+                    e.notify(1);
+                },
+                drop,
+            )
+        })
+    });
+    g.finish();
+}
+
+/// `n` waiters queued, one broadcast, then every waiter polled (`Ready`).
+fn broadcast<F: Future>(
+    slab: &mut PinnedSlab<F>,
+    n: usize,
+    make: impl FnMut() -> F,
+    release_all: impl FnOnce(),
+) {
+    slab.fill(n, make);
+    slab.poll_all_pending();
+    release_all();
+    for i in 0..n {
+        slab.expect_ready(i);
+    }
+    slab.clear();
+}
+
+/// `broadcast_1000` / `broadcast_10000`: `complete_all()` over queued waiters, including
+/// the polls that observe it (throughput: per waiter); `reinit()` after each iteration.
+///
+/// Peers: `Notify::notify_waiters`, `WaitQueue::wake_all`, `Event::notify(usize::MAX)`
+/// (heap listeners, one allocation per waiter; see `fifo_chain_1000`). Absent: both
+/// semaphores, which have no broadcast (`add_permits(n)` is `complete_n`, and `close()`
+/// is terminal). Those peers need no reset: their broadcast is not sticky.
+fn broadcast_n(c: &mut Criterion, n: usize) {
+    let mut g = c.benchmark_group(format!("broadcast_{n}"));
+    g.throughput(Throughput::Elements(n as u64));
+
+    let ours = Completion::new();
+    let mut slab = PinnedSlab::with_capacity(n);
+    g.bench_function(OURS, |b| {
+        b.iter(|| {
+            let c = black_box(&ours);
+            broadcast(&mut slab, n, || c.wait(), || c.complete_all());
+            c.reinit();
+        })
+    });
+
+    let notify = tokio::sync::Notify::new();
+    let mut slab = PinnedSlab::with_capacity(n);
+    g.bench_function(NOTIFY, |b| {
+        b.iter(|| {
+            let x = black_box(&notify);
+            broadcast(&mut slab, n, || x.notified(), || x.notify_waiters())
+        })
+    });
+
+    let queue = maitake_sync::WaitQueue::new();
+    let mut slab = PinnedSlab::with_capacity(n);
+    g.bench_function(MAITAKE, |b| {
+        b.iter(|| {
+            let q = black_box(&queue);
+            broadcast(&mut slab, n, || q.wait(), || q.wake_all())
+        })
+    });
+
+    let event = event_listener::Event::new();
+    let mut slab = PinnedSlab::with_capacity(n);
+    g.bench_function(EVENT, |b| {
+        b.iter(|| {
+            let e = black_box(&event);
+            broadcast(
+                &mut slab,
+                n,
+                || e.listen(),
+                || {
+                    e.notify(usize::MAX);
+                },
+            )
+        })
+    });
+    g.finish();
+}
+
+fn broadcast_1000(c: &mut Criterion) {
+    broadcast_n(c, 1000);
+}
+
+fn broadcast_10000(c: &mut Criterion) {
+    broadcast_n(c, 10_000);
+}
+
+// ---------------------------------------------------------------------------------------
+// Tasks on a multi-thread tokio runtime
+// ---------------------------------------------------------------------------------------
+
+/// A counting signal used from async tasks: post one, wait for one.
+trait Signal: Send + Sync + 'static {
+    fn new() -> Self;
+    fn post(&self);
+    fn take(&self) -> impl Future<Output = ()> + Send + '_;
+}
+
+impl Signal for Completion {
+    fn new() -> Self {
+        Completion::new()
+    }
+    fn post(&self) {
+        self.complete();
+    }
+    fn take(&self) -> impl Future<Output = ()> + Send + '_ {
+        self.wait()
+    }
+}
+
+impl Signal for tokio::sync::Notify {
+    fn new() -> Self {
+        tokio::sync::Notify::new()
+    }
+    fn post(&self) {
+        self.notify_one();
+    }
+    fn take(&self) -> impl Future<Output = ()> + Send + '_ {
+        self.notified()
+    }
+}
+
+impl Signal for tokio::sync::Semaphore {
+    fn new() -> Self {
+        tokio::sync::Semaphore::new(0)
+    }
+    fn post(&self) {
+        self.add_permits(1);
+    }
+    async fn take(&self) {
+        self.acquire().await.expect("open").forget();
+    }
+}
+
+impl Signal for async_lock::Semaphore {
+    fn new() -> Self {
+        async_lock::Semaphore::new(0)
+    }
+    fn post(&self) {
+        self.add_permits(1);
+    }
+    async fn take(&self) {
+        self.acquire().await.forget();
+    }
+}
+
+impl Signal for maitake_sync::WaitQueue {
+    fn new() -> Self {
+        maitake_sync::WaitQueue::new()
+    }
+    fn post(&self) {
+        self.wake();
+    }
+    async fn take(&self) {
+        self.wait().await.expect("open");
+    }
+}
+
+impl Signal for EventCounter {
+    fn new() -> Self {
+        EventCounter::new()
+    }
+    fn post(&self) {
+        self.complete();
+    }
+    fn take(&self) -> impl Future<Output = ()> + Send + '_ {
+        self.wait()
+    }
+}
+
+/// The runtime of the task scenarios: multi-thread, 2 workers (this machine has 2 cores).
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .expect("tokio runtime")
+}
+
+/// Two tasks, `iters` round trips: A posts to `ping` and waits on `pong`; B waits on
+/// `ping` and posts to `pong`.
+fn ping_pong<S: Signal>(rt: &tokio::runtime::Runtime, iters: u64) -> Duration {
+    let ping = Arc::new(S::new());
+    let pong = Arc::new(S::new());
+    rt.block_on(async {
+        let start = Instant::now();
+        let a = tokio::spawn({
+            let (ping, pong) = (ping.clone(), pong.clone());
+            async move {
+                for _ in 0..iters {
+                    ping.post();
+                    pong.take().await;
+                }
+            }
+        });
+        let b = tokio::spawn(async move {
+            for _ in 0..iters {
+                ping.take().await;
+                pong.post();
+            }
+        });
+        a.await.expect("task A");
+        b.await.expect("task B");
+        start.elapsed()
+    })
+}
+
+/// `ping_pong_tasks`: two tasks on a 2-worker runtime completing each other in turn
+/// (time per round trip).
+///
+/// Every peer offers it: each side posts once and waits once per round, so the coalescing
+/// of `Notify`/`WaitQueue` (one stored permit) does not matter, and `event_listener` runs
+/// as `event_listener_counter`.
+fn ping_pong_tasks(c: &mut Criterion) {
+    let mut g = c.benchmark_group("ping_pong_tasks");
+    let rt = runtime();
+    g.bench_function(OURS, |b| b.iter_custom(|n| ping_pong::<Completion>(&rt, n)));
+    g.bench_function(NOTIFY, |b| {
+        b.iter_custom(|n| ping_pong::<tokio::sync::Notify>(&rt, n))
+    });
+    g.bench_function(TOKIO_SEM, |b| {
+        b.iter_custom(|n| ping_pong::<tokio::sync::Semaphore>(&rt, n))
+    });
+    g.bench_function(ASYNC_LOCK_SEM, |b| {
+        b.iter_custom(|n| ping_pong::<async_lock::Semaphore>(&rt, n))
+    });
+    g.bench_function(MAITAKE, |b| {
+        b.iter_custom(|n| ping_pong::<maitake_sync::WaitQueue>(&rt, n))
+    });
+    g.bench_function(EVENT_COUNTER, |b| {
+        b.iter_custom(|n| ping_pong::<EventCounter>(&rt, n))
+    });
+    g.finish();
+}
+
+const PRODUCERS: usize = 2;
+const CONSUMERS: usize = 4;
+/// Completions per iteration of `contended` (divisible by both task counts).
+const CONTENDED_N: usize = 10_000;
+
+/// One iteration of `contended`: 2 producer tasks post `CONTENDED_N` completions in all,
+/// 4 consumer tasks consume them all.
+async fn contended_once<S: Signal>() -> Duration {
+    let signal = Arc::new(S::new());
+    let start = Instant::now();
+    let consumers: Vec<_> = (0..CONSUMERS)
+        .map(|_| {
+            let signal = signal.clone();
+            tokio::spawn(async move {
+                for _ in 0..CONTENDED_N / CONSUMERS {
+                    signal.take().await;
+                }
+            })
+        })
+        .collect();
+    let producers: Vec<_> = (0..PRODUCERS)
+        .map(|_| {
+            let signal = signal.clone();
+            tokio::spawn(async move {
+                for _ in 0..CONTENDED_N / PRODUCERS {
+                    signal.post();
+                }
+            })
+        })
+        .collect();
+    for task in consumers.into_iter().chain(producers) {
+        task.await.expect("task");
+    }
+    start.elapsed()
+}
+
+fn contended_run<S: Signal>(rt: &tokio::runtime::Runtime, iters: u64) -> Duration {
+    rt.block_on(async {
+        let mut total = Duration::ZERO;
+        for _ in 0..iters {
+            total += contended_once::<S>().await;
+        }
+        total
+    })
+}
+
+/// `contended`: 2 producer and 4 consumer tasks on a 2-worker runtime, 10 000 completions
+/// per iteration (throughput: per completion).
+///
+/// Absent: `Notify` and `WaitQueue`: they keep at most one permit/wakeup, so completions
+/// posted while nobody waits are merged and the consumers would never get them all (the
+/// scenario would hang); they are not counting primitives. `event_listener` runs as
+/// `event_listener_counter`.
+fn contended(c: &mut Criterion) {
+    let mut g = c.benchmark_group("contended");
+    g.throughput(Throughput::Elements(CONTENDED_N as u64));
+    let rt = runtime();
+    g.bench_function(OURS, |b| {
+        b.iter_custom(|n| contended_run::<Completion>(&rt, n))
+    });
+    g.bench_function(TOKIO_SEM, |b| {
+        b.iter_custom(|n| contended_run::<tokio::sync::Semaphore>(&rt, n))
+    });
+    g.bench_function(ASYNC_LOCK_SEM, |b| {
+        b.iter_custom(|n| contended_run::<async_lock::Semaphore>(&rt, n))
+    });
+    g.bench_function(EVENT_COUNTER, |b| {
+        b.iter_custom(|n| contended_run::<EventCounter>(&rt, n))
+    });
+    g.finish();
+}
+
+// ---------------------------------------------------------------------------------------
+// OS threads
+// ---------------------------------------------------------------------------------------
+
+/// A counting signal used from OS threads: post one, block until one is taken.
+trait BlockingSignal: Send + Sync + 'static {
+    fn new() -> Self;
+    fn post(&self);
+    fn take_blocking(&self);
+}
+
+impl BlockingSignal for Completion {
+    fn new() -> Self {
+        Completion::new()
+    }
+    fn post(&self) {
+        self.complete();
+    }
+    fn take_blocking(&self) {
+        self.wait_blocking();
+    }
+}
+
+/// The textbook pair: a count under a `std::sync::Mutex`, and a `Condvar`.
+struct StdCondvar {
+    count: std::sync::Mutex<u32>,
+    cv: std::sync::Condvar,
+}
+
+impl BlockingSignal for StdCondvar {
+    fn new() -> Self {
+        Self {
+            count: std::sync::Mutex::new(0),
+            cv: std::sync::Condvar::new(),
+        }
+    }
+    fn post(&self) {
+        *self.count.lock().expect("lock") += 1;
+        self.cv.notify_one();
+    }
+    fn take_blocking(&self) {
+        let mut count = self.count.lock().expect("lock");
+        while *count == 0 {
+            count = self.cv.wait(count).expect("lock");
+        }
+        *count -= 1;
+    }
+}
+
+/// The same pair from `parking_lot`.
+struct ParkingLotCondvar {
+    count: parking_lot::Mutex<u32>,
+    cv: parking_lot::Condvar,
+}
+
+impl BlockingSignal for ParkingLotCondvar {
+    fn new() -> Self {
+        Self {
+            count: parking_lot::Mutex::new(0),
+            cv: parking_lot::Condvar::new(),
+        }
+    }
+    fn post(&self) {
+        *self.count.lock() += 1;
+        self.cv.notify_one();
+    }
+    fn take_blocking(&self) {
+        let mut count = self.count.lock();
+        while *count == 0 {
+            self.cv.wait(&mut count);
+        }
+        *count -= 1;
+    }
+}
+
+impl BlockingSignal for async_lock::Semaphore {
+    fn new() -> Self {
+        async_lock::Semaphore::new(0)
+    }
+    fn post(&self) {
+        self.add_permits(1);
+    }
+    fn take_blocking(&self) {
+        self.acquire_blocking().forget();
+    }
+}
+
+impl BlockingSignal for EventCounter {
+    fn new() -> Self {
+        EventCounter::new()
+    }
+    fn post(&self) {
+        self.complete();
+    }
+    fn take_blocking(&self) {
+        self.wait_blocking();
+    }
+}
+
+/// Two OS threads, `iters` round trips (the spawned thread's start-up is amortised).
+fn ping_pong_threads_run<S: BlockingSignal>(iters: u64) -> Duration {
+    let ping = Arc::new(S::new());
+    let pong = Arc::new(S::new());
+    let other = std::thread::spawn({
+        let (ping, pong) = (ping.clone(), pong.clone());
+        move || {
+            for _ in 0..iters {
+                ping.take_blocking();
+                pong.post();
+            }
+        }
+    });
+    let start = Instant::now();
+    for _ in 0..iters {
+        ping.post();
+        pong.take_blocking();
+    }
+    let elapsed = start.elapsed();
+    other.join().expect("thread");
+    elapsed
+}
+
+/// `ping_pong_threads`: two OS threads completing each other in turn (time per round
+/// trip): `wait_blocking` against `Mutex` + `Condvar` (std and `parking_lot`),
+/// `async-lock`'s `acquire_blocking` and `event_listener_counter`'s blocking listener.
+///
+/// Absent: `Notify`, tokio's `Semaphore` and `WaitQueue`, which have no blocking wait.
+fn ping_pong_threads(c: &mut Criterion) {
+    let mut g = c.benchmark_group("ping_pong_threads");
+    g.bench_function(OURS, |b| b.iter_custom(ping_pong_threads_run::<Completion>));
+    g.bench_function("std_mutex_condvar", |b| {
+        b.iter_custom(ping_pong_threads_run::<StdCondvar>)
+    });
+    g.bench_function("parking_lot_mutex_condvar", |b| {
+        b.iter_custom(ping_pong_threads_run::<ParkingLotCondvar>)
+    });
+    g.bench_function(ASYNC_LOCK_SEM, |b| {
+        b.iter_custom(ping_pong_threads_run::<async_lock::Semaphore>)
+    });
+    g.bench_function(EVENT_COUNTER, |b| {
+        b.iter_custom(ping_pong_threads_run::<EventCounter>)
+    });
+    g.finish();
+}
+
+/// Short enough that the whole run stays well under 15 minutes on 2 cores.
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_millis(2500))
+        .sample_size(40)
+        .without_plots()
+}
+
+criterion_group! {
+    name = fast_paths;
+    config = config();
+    targets = bank_then_take, complete_try_wait, handoff_one
+}
+criterion_group! {
+    name = queued;
+    config = config();
+    targets = fifo_chain_1000, broadcast_1000, broadcast_10000
+}
+criterion_group! {
+    name = threaded;
+    config = config();
+    targets = ping_pong_tasks, contended, ping_pong_threads
+}
+criterion_main!(fast_paths, queued, threaded);

@@ -5,8 +5,9 @@
 //! on the machine's speed. The async-io and embassy tests use real (short) delays and only
 //! assert outcomes, never how long anything took beyond "at least the timeout".
 //!
-//! Run with `cargo test --all-features --test timeouts`.
-#![cfg(all(feature = "tokio", feature = "async-io", feature = "embassy-time"))]
+//! `cargo test --test timeouts` runs everything but the adapter-specific tests, with tokio's
+//! sleep passed as a closure timer; `cargo test --all-features --test timeouts` runs the
+//! same tests through `TokioTimer` and adds the `AsyncIoTimer` and `EmbassyTimer` ones.
 
 mod common;
 
@@ -20,13 +21,24 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use async_completion::{
-    AsyncIoTimer, Completion, EmbassyTimer, TimedOut, Timer, TokioTimer, WaitOr, WaitTimeout,
-};
+#[cfg(feature = "async-io")]
+use async_completion::AsyncIoTimer;
+#[cfg(feature = "embassy-time")]
+use async_completion::EmbassyTimer;
+#[cfg(feature = "tokio")]
+use async_completion::TokioTimer;
+use async_completion::{Completion, TimedOut, Timer, WaitOr, WaitTimeout};
 use futures::future::FusedFuture;
 use tokio::time::Instant;
 
 use common::{counting_waker, poll_once};
+
+/// tokio's (paused) clock as the timer: the `TokioTimer` adapter when the `tokio` feature
+/// is on, else the same sleep passed as a closure timer.
+#[cfg(feature = "tokio")]
+const TOKIO: TokioTimer = TokioTimer;
+#[cfg(not(feature = "tokio"))]
+const TOKIO: fn(Duration) -> tokio::time::Sleep = tokio::time::sleep;
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -70,7 +82,7 @@ async fn times_out_exactly_at_the_deadline() {
     let c = Completion::new();
     for d in [ms(1), ms(10), ms(250), Duration::from_secs(3600)] {
         let start = Instant::now();
-        assert_eq!(c.wait_timeout(TokioTimer, d).await, Err(TimedOut));
+        assert_eq!(c.wait_timeout(TOKIO, d).await, Err(TimedOut));
         assert_eq!(start.elapsed(), d);
     }
     assert!(!c.is_done());
@@ -92,7 +104,7 @@ async fn completion_before_the_deadline_returns_ok_when_it_arrives() {
             c.complete();
         }
     });
-    assert_eq!(c.wait_timeout(TokioTimer, ms(100)).await, Ok(()));
+    assert_eq!(c.wait_timeout(TOKIO, ms(100)).await, Ok(()));
     assert_eq!(start.elapsed(), ms(30));
     completer.await.unwrap();
     assert!(!c.try_wait(), "the completion was consumed by the wait");
@@ -103,16 +115,13 @@ async fn banked_completion_is_ok_at_once_even_with_a_zero_timeout() {
     let c = Completion::new();
     c.complete();
     let start = Instant::now();
-    assert_eq!(c.wait_timeout(TokioTimer, Duration::ZERO).await, Ok(()));
+    assert_eq!(c.wait_timeout(TOKIO, Duration::ZERO).await, Ok(()));
     assert_eq!(start.elapsed(), Duration::ZERO);
-    assert_eq!(
-        c.wait_timeout(TokioTimer, Duration::ZERO).await,
-        Err(TimedOut)
-    );
+    assert_eq!(c.wait_timeout(TOKIO, Duration::ZERO).await, Err(TimedOut));
 
     c.complete_all();
     for _ in 0..3 {
-        assert_eq!(c.wait_timeout(TokioTimer, Duration::ZERO).await, Ok(()));
+        assert_eq!(c.wait_timeout(TOKIO, Duration::ZERO).await, Ok(()));
     }
     assert_eq!(start.elapsed(), Duration::ZERO);
 }
@@ -127,8 +136,8 @@ async fn completion_in_the_same_instant_as_the_deadline_wins() {
     let twin = Completion::new();
     let (_, waker) = counting_waker();
     let start = Instant::now();
-    let mut wait = pin!(c.wait_timeout(TokioTimer, ms(50)));
-    let mut control = pin!(twin.wait_timeout(TokioTimer, ms(50)));
+    let mut wait = pin!(c.wait_timeout(TOKIO, ms(50)));
+    let mut control = pin!(twin.wait_timeout(TOKIO, ms(50)));
     assert!(poll_once(wait.as_mut(), &waker).is_pending());
     assert!(poll_once(control.as_mut(), &waker).is_pending());
 
@@ -147,7 +156,7 @@ async fn completion_in_the_same_instant_as_the_deadline_wins() {
 #[tokio::test(start_paused = true)]
 async fn banked_completion_and_an_elapsed_deadline_on_the_first_poll_is_ok() {
     let c = Completion::new();
-    let wait = c.wait_timeout(TokioTimer, ms(20));
+    let wait = c.wait_timeout(TOKIO, ms(20));
     tokio::time::sleep(ms(20)).await; // the deadline passes before the first poll
     c.complete();
     assert_eq!(wait.await, Ok(()));
@@ -158,7 +167,7 @@ async fn banked_completion_and_an_elapsed_deadline_on_the_first_poll_is_ok() {
 async fn the_deadline_counts_from_the_wait_timeout_call_not_the_first_poll() {
     let c = Completion::new();
     let start = Instant::now();
-    let wait = c.wait_timeout(TokioTimer, ms(100));
+    let wait = c.wait_timeout(TOKIO, ms(100));
     tokio::time::sleep(ms(60)).await;
     let first_poll = Instant::now();
     assert_eq!(wait.await, Err(TimedOut));
@@ -170,7 +179,7 @@ async fn the_deadline_counts_from_the_wait_timeout_call_not_the_first_poll() {
 async fn a_wait_created_after_its_deadline_times_out_on_its_first_poll() {
     let c = Completion::new();
     let (_, waker) = counting_waker();
-    let mut wait = pin!(c.wait_timeout(TokioTimer, ms(10)));
+    let mut wait = pin!(c.wait_timeout(TOKIO, ms(10)));
     tokio::time::sleep(ms(10)).await;
     assert_eq!(poll_once(wait.as_mut(), &waker), Poll::Ready(Err(TimedOut)));
     assert!(wait.is_terminated());
@@ -184,7 +193,7 @@ async fn a_wait_created_after_its_deadline_times_out_on_its_first_poll() {
 #[tokio::test(start_paused = true)]
 async fn a_timed_out_waiter_does_not_keep_a_later_completion() {
     let c = Completion::new();
-    assert_eq!(c.wait_timeout(TokioTimer, ms(10)).await, Err(TimedOut));
+    assert_eq!(c.wait_timeout(TOKIO, ms(10)).await, Err(TimedOut));
     c.complete();
     assert!(c.is_done());
     assert!(
@@ -200,11 +209,11 @@ async fn after_a_timeout_the_next_completion_goes_to_the_next_waiter() {
     let start = Instant::now();
     let impatient = tokio::spawn({
         let c = c.clone();
-        async move { (c.wait_timeout(TokioTimer, ms(10)).await, start.elapsed()) }
+        async move { (c.wait_timeout(TOKIO, ms(10)).await, start.elapsed()) }
     });
     let patient = tokio::spawn({
         let c = c.clone();
-        async move { (c.wait_timeout(TokioTimer, ms(100)).await, start.elapsed()) }
+        async move { (c.wait_timeout(TOKIO, ms(100)).await, start.elapsed()) }
     });
     tokio::time::sleep(ms(20)).await;
     c.complete();
@@ -223,7 +232,7 @@ async fn timed_out_waiters_in_the_middle_of_the_queue_keep_fifo_order() {
     for (i, d) in timeouts.into_iter().enumerate() {
         let c = c.clone();
         tasks.push(tokio::spawn(async move {
-            let r = c.wait_timeout(TokioTimer, d).await;
+            let r = c.wait_timeout(TOKIO, d).await;
             (i, r, start.elapsed())
         }));
         tokio::task::yield_now().await; // let it queue before the next one
@@ -258,7 +267,7 @@ async fn a_completion_handed_to_a_wait_that_then_times_out_is_passed_on() {
     let c = Completion::new();
     let (_, waker_a) = counting_waker();
     let (kb, waker_b) = counting_waker();
-    let mut a = Box::pin(c.wait_timeout(TokioTimer, ms(50)));
+    let mut a = Box::pin(c.wait_timeout(TOKIO, ms(50)));
     assert!(poll_once(a.as_mut(), &waker_a).is_pending()); // queued first
     let mut b = pin!(c.wait());
     assert!(poll_once(b.as_mut(), &waker_b).is_pending()); // queued second
@@ -278,7 +287,7 @@ async fn a_completion_handed_to_a_wait_that_then_times_out_is_passed_on() {
 async fn a_handed_wait_timeout_dropped_with_nobody_queued_banks_the_completion() {
     let c = Completion::new();
     let (_, waker) = counting_waker();
-    let mut a = Box::pin(c.wait_timeout(TokioTimer, ms(50)));
+    let mut a = Box::pin(c.wait_timeout(TOKIO, ms(50)));
     assert!(poll_once(a.as_mut(), &waker).is_pending());
     c.complete();
     tokio::time::advance(ms(50)).await;
@@ -595,16 +604,18 @@ async fn a_custom_timer_with_a_non_send_non_unpin_sleep() {
 fn wait_futures_are_send_when_their_sleep_is() {
     fn send<T: Send>() {}
     send::<WaitTimeout<'static, tokio::time::Sleep>>();
+    #[cfg(feature = "async-io")]
     send::<WaitTimeout<'static, async_io::Timer>>();
+    #[cfg(feature = "embassy-time")]
     send::<WaitTimeout<'static, embassy_time::Timer>>();
     send::<WaitOr<'static, tokio::sync::oneshot::Receiver<u8>>>();
     send::<WaitOr<'static, tokio::time::Sleep>>();
 
     let c = Completion::new();
-    let w = c.wait_timeout(AsyncIoTimer, ms(1));
-    assert_send(&w);
-    let w = c.wait_timeout(EmbassyTimer, ms(1));
-    assert_send(&w);
+    #[cfg(feature = "async-io")]
+    assert_send(&c.wait_timeout(AsyncIoTimer, ms(1)));
+    #[cfg(feature = "embassy-time")]
+    assert_send(&c.wait_timeout(EmbassyTimer, ms(1)));
     let w = c.wait_or(async { 1 });
     assert_send(&w);
 }
@@ -612,9 +623,9 @@ fn wait_futures_are_send_when_their_sleep_is() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wait_timeout_futures_can_be_spawned_on_a_multi_thread_runtime() {
     static C: Completion = Completion::new();
-    let timed_out = tokio::spawn(C.wait_timeout(TokioTimer, ms(5)));
+    let timed_out = tokio::spawn(C.wait_timeout(TOKIO, ms(5)));
     assert_eq!(timed_out.await.unwrap(), Err(TimedOut));
-    let served = tokio::spawn(C.wait_timeout(TokioTimer, Duration::from_secs(60)));
+    let served = tokio::spawn(C.wait_timeout(TOKIO, Duration::from_secs(60)));
     C.complete();
     assert_eq!(served.await.unwrap(), Ok(()));
     assert!(!C.try_wait());
@@ -624,6 +635,7 @@ async fn wait_timeout_futures_can_be_spawned_on_a_multi_thread_runtime() {
 // AsyncIoTimer (async-std, smol): real time, outcomes only
 // ---------------------------------------------------------------------------------------
 
+#[cfg(feature = "async-io")]
 #[async_std::test]
 async fn async_io_timer_times_out_no_earlier_than_the_timeout() {
     let c = Completion::new();
@@ -634,6 +646,7 @@ async fn async_io_timer_times_out_no_earlier_than_the_timeout() {
     assert!(c.try_wait(), "the timed-out wait kept nothing");
 }
 
+#[cfg(feature = "async-io")]
 #[async_std::test]
 async fn async_io_timer_completion_in_time_is_ok() {
     let c = Arc::new(Completion::new());
@@ -652,6 +665,7 @@ async fn async_io_timer_completion_in_time_is_ok() {
     assert!(!c.try_wait());
 }
 
+#[cfg(feature = "async-io")]
 #[async_std::test]
 async fn async_io_timer_zero_timeout_banked_wins() {
     let c = Completion::new();
@@ -666,6 +680,7 @@ async fn async_io_timer_zero_timeout_banked_wins() {
     assert_eq!(c.wait_timeout(AsyncIoTimer, Duration::MAX).await, Ok(()));
 }
 
+#[cfg(feature = "async-io")]
 #[async_std::test]
 async fn async_io_timer_fifo_with_a_timed_out_waiter_between() {
     let c = Arc::new(Completion::new());
@@ -681,6 +696,7 @@ async fn async_io_timer_fifo_with_a_timed_out_waiter_between() {
     assert!(!c.try_wait());
 }
 
+#[cfg(feature = "async-io")]
 #[test]
 fn async_io_timer_works_under_a_plain_block_on() {
     let c = Completion::new();
@@ -694,6 +710,7 @@ fn async_io_timer_works_under_a_plain_block_on() {
 // EmbassyTimer
 // ---------------------------------------------------------------------------------------
 
+#[cfg(feature = "embassy-time")]
 #[test]
 fn embassy_ticks_round_up_and_saturate() {
     // The dev-dependency configuration (`embassy-time/std`) ticks at 1 MHz.
@@ -725,6 +742,7 @@ fn embassy_ticks_round_up_and_saturate() {
     }
 }
 
+#[cfg(feature = "embassy-time")]
 #[test]
 fn embassy_ticks_never_round_down() {
     // A timeout never fires early: ticks * period >= duration, for many odd durations.
@@ -744,6 +762,7 @@ fn embassy_ticks_never_round_down() {
     }
 }
 
+#[cfg(feature = "embassy-time")]
 #[test]
 fn embassy_timer_times_out_on_the_std_driver() {
     let c = Completion::new();
@@ -757,6 +776,7 @@ fn embassy_timer_times_out_on_the_std_driver() {
     assert!(c.try_wait(), "the timed-out wait kept nothing");
 }
 
+#[cfg(feature = "embassy-time")]
 #[test]
 fn embassy_timer_completion_in_time_is_ok() {
     let c = Arc::new(Completion::new());
@@ -773,6 +793,7 @@ fn embassy_timer_completion_in_time_is_ok() {
     assert!(!c.try_wait());
 }
 
+#[cfg(feature = "embassy-time")]
 #[test]
 fn embassy_timer_with_huge_durations_does_not_panic() {
     let c = Completion::new();
@@ -790,6 +811,7 @@ fn embassy_timer_with_huge_durations_does_not_panic() {
     assert!(!c.try_wait());
 }
 
+#[cfg(feature = "embassy-time")]
 #[test]
 fn embassy_timer_zero_timeout() {
     let c = Completion::new();
@@ -838,7 +860,7 @@ fn timed_out_traits() {
 #[tokio::test(start_paused = true)]
 async fn timed_out_works_with_the_question_mark_operator() {
     async fn wait_for_setup(c: &Completion) -> Result<&'static str, Box<dyn Error>> {
-        c.wait_timeout(TokioTimer, ms(10)).await?;
+        c.wait_timeout(TOKIO, ms(10)).await?;
         Ok("set up")
     }
     let c = Completion::new();
