@@ -64,6 +64,15 @@ impl<'a> Wait<'a> {
         }
     }
 
+    /// Whether the next poll would be `Ready`: a completion was handed to this wait, it
+    /// was released by `complete_all`, or it already returned `Ready`. One load, no lock;
+    /// only meaningful after a first poll (an unpolled wait is never resolved).
+    #[cfg(feature = "std")]
+    pub(crate) fn is_resolved(&self) -> bool {
+        use crate::waiters::{HANDED, RELEASED};
+        matches!(self.waiter.status(), HANDED | RELEASED | DONE)
+    }
+
     /// Leaves the queue now, passing on a completion handed to this wait; afterwards the
     /// future is terminated and holds nothing. Used when another future won a race.
     pub(crate) fn cancel(self: Pin<&mut Self>) {

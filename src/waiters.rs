@@ -375,13 +375,11 @@ impl Locked<'_> {
             if after == node {
                 // Alone in its circle: only possible in the main queue (I4).
                 self.set_head(None);
-                // The main queue emptied: `WAITERS` must go (only lock holders touch it).
-                let _ = self.queue.state.compare_exchange(
-                    WAITERS,
-                    ZERO,
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                );
+                // The main queue emptied: `WAITERS` must go. A plain store is enough: while
+                // the main queue is non-empty the state is `WAITERS`, and only lock holders
+                // change a `WAITERS` state (lock-free paths leave it alone).
+                debug_assert_eq!(self.queue.state.load(Ordering::Relaxed), WAITERS);
+                self.queue.state.store(ZERO, Ordering::Relaxed);
             } else {
                 set_next(before, after);
                 set_prev(after, before);

@@ -636,6 +636,10 @@ async fn wait_timeout_futures_can_be_spawned_on_a_multi_thread_runtime() {
 // ---------------------------------------------------------------------------------------
 
 #[cfg(feature = "async-io")]
+#[cfg_attr(
+    miri,
+    ignore = "async-io's reactor calls timerfd_create, which Miri does not support"
+)]
 #[async_std::test]
 async fn async_io_timer_times_out_no_earlier_than_the_timeout() {
     let c = Completion::new();
@@ -647,6 +651,10 @@ async fn async_io_timer_times_out_no_earlier_than_the_timeout() {
 }
 
 #[cfg(feature = "async-io")]
+#[cfg_attr(
+    miri,
+    ignore = "async-io's reactor calls timerfd_create, which Miri does not support"
+)]
 #[async_std::test]
 async fn async_io_timer_completion_in_time_is_ok() {
     let c = Arc::new(Completion::new());
@@ -666,6 +674,10 @@ async fn async_io_timer_completion_in_time_is_ok() {
 }
 
 #[cfg(feature = "async-io")]
+#[cfg_attr(
+    miri,
+    ignore = "async-io's reactor calls timerfd_create, which Miri does not support"
+)]
 #[async_std::test]
 async fn async_io_timer_zero_timeout_banked_wins() {
     let c = Completion::new();
@@ -681,6 +693,10 @@ async fn async_io_timer_zero_timeout_banked_wins() {
 }
 
 #[cfg(feature = "async-io")]
+#[cfg_attr(
+    miri,
+    ignore = "async-io's reactor calls timerfd_create, which Miri does not support"
+)]
 #[async_std::test]
 async fn async_io_timer_fifo_with_a_timed_out_waiter_between() {
     let c = Arc::new(Completion::new());
@@ -697,6 +713,10 @@ async fn async_io_timer_fifo_with_a_timed_out_waiter_between() {
 }
 
 #[cfg(feature = "async-io")]
+#[cfg_attr(
+    miri,
+    ignore = "async-io's reactor calls timerfd_create, which Miri does not support"
+)]
 #[test]
 fn async_io_timer_works_under_a_plain_block_on() {
     let c = Completion::new();
