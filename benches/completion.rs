@@ -620,6 +620,9 @@ trait BlockingSignal: Send + Sync + 'static {
     fn take_blocking(&self);
 }
 
+// `wait_blocking` needs the `std` feature; without it (`cargo bench --no-default-features`,
+// which measures the spinlock build) the row is left out.
+#[cfg(feature = "std")]
 impl BlockingSignal for Completion {
     fn new() -> Self {
         Completion::new()
@@ -738,6 +741,7 @@ fn ping_pong_threads_run<S: BlockingSignal>(iters: u64) -> Duration {
 /// Absent: `Notify`, tokio's `Semaphore` and `WaitQueue`, which have no blocking wait.
 fn ping_pong_threads(c: &mut Criterion) {
     let mut g = c.benchmark_group("ping_pong_threads");
+    #[cfg(feature = "std")]
     g.bench_function(OURS, |b| b.iter_custom(ping_pong_threads_run::<Completion>));
     g.bench_function("std_mutex_condvar", |b| {
         b.iter_custom(ping_pong_threads_run::<StdCondvar>)

@@ -8,7 +8,7 @@ use std::task::Wake;
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
-use crate::{Completion, TimedOut, Wait};
+use crate::{Completion, Lock, TimedOut, Wait};
 
 /// How many times a blocking wait looks for its completion (one atomic load each, with a
 /// spin-loop hint in between) before it parks the thread. A completion that arrives within
@@ -18,7 +18,7 @@ use crate::{Completion, TimedOut, Wait};
 const SPIN_CHECKS: u32 = 100;
 
 /// Spins briefly until `wait` is resolved; `true` if it was.
-fn spin_until_resolved(wait: &Wait<'_>) -> bool {
+fn spin_until_resolved<L: Lock>(wait: &Wait<'_, L>) -> bool {
     for _ in 0..SPIN_CHECKS {
         if wait.is_resolved() {
             return true;
@@ -57,7 +57,7 @@ fn with_thread_waker<R>(f: impl FnOnce(&Waker) -> R) -> R {
     }
 }
 
-impl Completion {
+impl<L: Lock> Completion<L> {
     /// Blocks the current thread until it consumes a completion (the kernel's
     /// `wait_for_completion()` for threads).
     ///

@@ -5,10 +5,11 @@ use core::fmt;
 use core::future::IntoFuture;
 use core::time::Duration;
 
+use crate::lock::Lock;
 use crate::loom::{loom_const_fn, Ordering};
 use crate::state::{ALL, MAX_COUNT, WAITERS};
 use crate::waiters::Queue;
-use crate::{Timer, Wait, WaitOr, WaitTimeout};
+use crate::{DefaultLock, Timer, Wait, WaitOr, WaitTimeout};
 
 /// A "wait for completion" barrier: the Linux kernel's `struct completion` for async Rust.
 ///
@@ -27,9 +28,14 @@ use crate::{Timer, Wait, WaitOr, WaitTimeout};
 /// | [`reinit`](Self::reinit) | count to 0 and flag cleared; queued waiters stay queued |
 ///
 /// It is 24 bytes on x86-64 (16 with the `critical-section` feature), never allocates, and
-/// [`new`](Self::new) is `const`, so it can be a `static`. It is `Send + Sync`: share it as a
-/// `static`, in an `Arc`, or by reference with scoped threads and joined futures. The
-/// [crate documentation](crate#semantics) spells out every guarantee.
+/// [`new`](Completion::new) is `const`, so it can be a `static`. It is `Send + Sync`: share
+/// it as a `static`, in an `Arc`, or by reference with scoped threads and joined futures.
+/// The [crate documentation](crate#semantics) spells out every guarantee.
+///
+/// The type parameter `L` is the [`Lock`] that guards the waiter queue. Leave it out for
+/// the [`DefaultLock`] chosen by the crate features; name it (and build the completion
+/// with [`with_lock`](Completion::with_lock)) to pick one per instance, e.g. an embassy
+/// `RawMutex` with the `embassy-sync` feature.
 ///
 /// # Examples
 ///
@@ -46,8 +52,8 @@ use crate::{Timer, Wait, WaitOr, WaitTimeout};
 /// SETUP_DONE.wait().await;
 /// # });
 /// ```
-pub struct Completion {
-    queue: Queue,
+pub struct Completion<L: Lock = DefaultLock> {
+    queue: Queue<L>,
 }
 
 impl Completion {
@@ -66,6 +72,8 @@ impl Completion {
         /// `DECLARE_COMPLETION` / `init_completion`.
         ///
         /// A `const fn`: usable in `static` and `const` initializers, on every target.
+        /// It uses the [`DefaultLock`]; [`with_lock`](Completion::with_lock) builds a
+        /// `Completion` with another [`Lock`].
         ///
         /// ```
         /// use async_completion::Completion;
@@ -76,12 +84,44 @@ impl Completion {
             Self { queue: Queue::new() }
         }
     }
+}
+
+impl<L: Lock> Completion<L> {
+    loom_const_fn! {
+        /// A new completion, "not done", whose waiter queue is guarded by the lock type
+        /// `L` (see [`Lock`]); [`new`](Completion::new) is the same with the
+        /// [`DefaultLock`].
+        ///
+        /// A `const fn`: usable in `static` and `const` initializers.
+        ///
+        /// ```
+        /// use async_completion::{Completion, SpinLock};
+        /// static READY: Completion<SpinLock> = Completion::with_lock();
+        /// READY.complete_all();
+        /// assert!(READY.is_done());
+        /// ```
+        ///
+        /// With the `embassy-sync` feature, any embassy `RawMutex`:
+        ///
+        /// ```
+        /// # #[cfg(feature = "embassy-sync")] {
+        /// use async_completion::Completion;
+        /// use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
+        /// static IRQ_DONE: Completion<CriticalSectionRawMutex> = Completion::with_lock();
+        /// IRQ_DONE.complete();
+        /// assert!(IRQ_DONE.try_wait());
+        /// # }
+        /// ```
+        pub fn with_lock() -> Self {
+            Self { queue: Queue::new() }
+        }
+    }
 
     /// Posts one completion (the kernel's `complete()`).
     ///
     /// If a waiter is queued, the completion is handed directly to the oldest one, which
     /// is woken; nothing else can take it. Otherwise the count is incremented (saturating
-    /// at [`MAX_COUNT`](Self::MAX_COUNT)). After [`complete_all`](Self::complete_all) and
+    /// at [`MAX_COUNT`](Completion::MAX_COUNT)). After [`complete_all`](Self::complete_all) and
     /// until [`reinit`](Self::reinit) it does nothing.
     ///
     /// Everything written before `complete()` is visible to the task whose wait consumes it.
@@ -118,7 +158,7 @@ impl Completion {
     ///
     /// The `n` oldest queued waiters are handed one completion each, in FIFO order; what is
     /// left once the queue is empty is banked (saturating at
-    /// [`MAX_COUNT`](Self::MAX_COUNT)). `complete_n(0)` does nothing, and so does any call
+    /// [`MAX_COUNT`](Completion::MAX_COUNT)). `complete_n(0)` does nothing, and so does any call
     /// after [`complete_all`](Self::complete_all), until [`reinit`](Self::reinit).
     ///
     /// # Where it may be called from
@@ -212,7 +252,7 @@ impl Completion {
     /// # });
     /// ```
     #[inline]
-    pub fn wait(&self) -> Wait<'_> {
+    pub fn wait(&self) -> Wait<'_, L> {
         Wait::new(&self.queue)
     }
 
@@ -252,7 +292,7 @@ impl Completion {
     /// assert_eq!(c.wait_or(core::future::pending::<()>()).await, Ok(()));
     /// # });
     /// ```
-    pub fn wait_or<F: IntoFuture>(&self, other: F) -> WaitOr<'_, F::IntoFuture> {
+    pub fn wait_or<F: IntoFuture>(&self, other: F) -> WaitOr<'_, F::IntoFuture, L> {
         WaitOr::new(self.wait(), other.into_future())
     }
 
@@ -300,7 +340,11 @@ impl Completion {
     /// assert_eq!(c.wait_timeout(expired, Duration::from_millis(5)).await, Err(TimedOut));
     /// # });
     /// ```
-    pub fn wait_timeout<T: Timer>(&self, timer: T, timeout: Duration) -> WaitTimeout<'_, T::Sleep> {
+    pub fn wait_timeout<T: Timer>(
+        &self,
+        timer: T,
+        timeout: Duration,
+    ) -> WaitTimeout<'_, T::Sleep, L> {
         WaitTimeout::new(self.wait(), timer.sleep(timeout))
     }
 
@@ -383,23 +427,23 @@ impl Completion {
     }
 }
 
-impl Completion {
+impl<L: Lock> Completion<L> {
     /// The queue inside, for the owned wait future.
     #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
     #[inline(always)]
-    pub(crate) fn queue(&self) -> &Queue {
+    pub(crate) fn queue(&self) -> &Queue<L> {
         &self.queue
     }
 }
 
-impl Default for Completion {
-    /// The same as [`Completion::new`].
+impl<L: Lock> Default for Completion<L> {
+    /// The same as [`Completion::new`] (or [`Completion::with_lock`] for another lock).
     fn default() -> Self {
-        Self::new()
+        Self::with_lock()
     }
 }
 
-impl fmt::Debug for Completion {
+impl<L: Lock> fmt::Debug for Completion<L> {
     /// Shows a snapshot of the state, e.g.
     /// `Completion { count: 3, completed_all: false, waiters: false }`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -5,11 +5,12 @@ use core::pin::{pin, Pin};
 use core::task::{Poll, Waker};
 
 use crate::batch::WakeBatch;
+use crate::lock::Lock;
 use crate::loom::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use crate::state::{has_count, ALL, MAX_COUNT, WAITERS, ZERO};
 use crate::waiters::{Drain, Queue, QueueRef, Waiter, DONE, HANDED, IDLE, QUEUED, RELEASED};
 
-impl Queue {
+impl<L: Lock> Queue<L> {
     /// Takes one banked completion, or sees `ALL`. Never queues. One CAS when banked.
     #[inline]
     pub(crate) fn try_take(&self) -> bool {
@@ -162,7 +163,11 @@ impl Queue {
 
     /// Polls `waiter`: `Ready` once it consumed a completion (or saw `ALL`).
     #[inline(always)]
-    pub(crate) fn poll_wait(&self, waiter: Pin<&Waiter<impl QueueRef>>, waker: &Waker) -> Poll<()> {
+    pub(crate) fn poll_wait(
+        &self,
+        waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>,
+        waker: &Waker,
+    ) -> Poll<()> {
         // Fast path: first poll with a completion banked.
         if waiter.status() == IDLE && self.try_take() {
             waiter.finish();
@@ -172,7 +177,7 @@ impl Queue {
     }
 
     #[inline(never)]
-    fn poll_slow(&self, waiter: Pin<&Waiter<impl QueueRef>>, waker: &Waker) -> Poll<()> {
+    fn poll_slow(&self, waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>, waker: &Waker) -> Poll<()> {
         match waiter.status() {
             DONE => Poll::Ready(()),
             HANDED | RELEASED => {
@@ -187,7 +192,7 @@ impl Queue {
     /// First poll that found nothing banked: queue at the tail, unless a completion
     /// arrived meanwhile.
     #[cold]
-    fn register(&self, waiter: Pin<&Waiter<impl QueueRef>>, waker: &Waker) -> Poll<()> {
+    fn register(&self, waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>, waker: &Waker) -> Poll<()> {
         let waker = waker.clone(); // user code: before locking
         let unused = self.lock(|l| {
             let mut state = self.state.load(Acquire);
@@ -222,7 +227,11 @@ impl Queue {
 
     /// Re-poll of a queued waiter: keep its place, store the newest waker.
     #[cold]
-    fn poll_queued(&self, waiter: Pin<&Waiter<impl QueueRef>>, waker: &Waker) -> Poll<()> {
+    fn poll_queued(
+        &self,
+        waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>,
+        waker: &Waker,
+    ) -> Poll<()> {
         enum Step {
             Ready(Option<Waker>),
             Pending(Option<Waker>),
@@ -258,7 +267,7 @@ impl Queue {
     /// Cancellation (drop, or the other future of `wait_or` won): leave the queue, and
     /// pass on a completion that was handed to `waiter` but not consumed.
     #[inline(always)]
-    pub(crate) fn cancel(&self, waiter: Pin<&Waiter<impl QueueRef>>) {
+    pub(crate) fn cancel(&self, waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>) {
         // The common drop, after `Ready`, is one load.
         if waiter.status() != DONE {
             self.cancel_slow(waiter);
@@ -266,7 +275,7 @@ impl Queue {
     }
 
     #[inline(never)]
-    fn cancel_slow(&self, waiter: Pin<&Waiter<impl QueueRef>>) {
+    fn cancel_slow(&self, waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>) {
         let handed = match waiter.status() {
             HANDED => true,
             QUEUED => {

@@ -44,6 +44,16 @@ pub use adapters::embassy::EmbassyTimer;
 #[cfg(feature = "tokio")]
 pub use adapters::tokio::TokioTimer;
 pub use completion::Completion;
+#[cfg(all(not(loom), feature = "critical-section"))]
+pub use lock::CriticalSectionLock;
+#[cfg(loom)]
+#[doc(hidden)]
+pub use lock::LoomLock;
+#[cfg(not(loom))]
+pub use lock::SpinLock;
+#[cfg(all(not(loom), feature = "std"))]
+pub use lock::StdLock;
+pub use lock::{DefaultLock, Lock};
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 pub use owned::OwnedWait;
 pub use timer::{TimedOut, Timer};

@@ -12,7 +12,6 @@ pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU8};
 pub(crate) use portable_atomic::{AtomicBool, AtomicU32, AtomicU8};
 
 #[cfg(all(not(loom), not(feature = "portable-atomic")))]
-#[allow(unused_imports)] // `AtomicBool` serves the spinlock only
 pub(crate) use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU8};
 
 #[cfg(loom)]

@@ -10,7 +10,7 @@ use futures_core::FusedFuture;
 use pin_project_lite::pin_project;
 
 use crate::waiters::{Waiter, DONE};
-use crate::Completion;
+use crate::{Completion, DefaultLock, Lock};
 
 pin_project! {
     /// Future returned by [`Completion::wait_owned`]: a [`Wait`](crate::Wait) that owns an
@@ -47,13 +47,13 @@ pin_project! {
     /// ```
     #[must_use = "futures do nothing unless `.await`ed or polled"]
     #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
-    pub struct OwnedWait {
+    pub struct OwnedWait<L: Lock = DefaultLock> {
         #[pin]
-        waiter: Waiter<Arc<Completion>>,
+        waiter: Waiter<Arc<Completion<L>>>,
     }
 }
 
-impl Completion {
+impl<L: Lock> Completion<L> {
     /// Like [`wait`](Self::wait), but the future owns an `Arc` of the completion, so it is
     /// `'static` (tokio's `Notify::notified_owned` and `Semaphore::acquire_owned` follow
     /// the same pattern).
@@ -83,14 +83,14 @@ impl Completion {
     /// # }
     /// ```
     #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
-    pub fn wait_owned(self: Arc<Self>) -> OwnedWait {
+    pub fn wait_owned(self: Arc<Self>) -> OwnedWait<L> {
         OwnedWait {
             waiter: Waiter::new(self),
         }
     }
 }
 
-impl OwnedWait {
+impl<L: Lock> OwnedWait<L> {
     /// The completion this future waits on.
     ///
     /// ```
@@ -101,12 +101,12 @@ impl OwnedWait {
     /// let wait = c.clone().wait_owned();
     /// assert!(Arc::ptr_eq(wait.completion(), &c));
     /// ```
-    pub fn completion(&self) -> &Arc<Completion> {
+    pub fn completion(&self) -> &Arc<Completion<L>> {
         self.waiter.queue_ref()
     }
 }
 
-impl Future for OwnedWait {
+impl<L: Lock> Future for OwnedWait<L> {
     type Output = ();
 
     #[inline]
@@ -116,13 +116,13 @@ impl Future for OwnedWait {
     }
 }
 
-impl FusedFuture for OwnedWait {
+impl<L: Lock> FusedFuture for OwnedWait<L> {
     fn is_terminated(&self) -> bool {
         self.waiter.status() == DONE
     }
 }
 
-impl fmt::Debug for OwnedWait {
+impl<L: Lock> fmt::Debug for OwnedWait<L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OwnedWait")
             .field("state", &self.waiter.status_name())

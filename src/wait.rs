@@ -9,6 +9,7 @@ use futures_core::FusedFuture;
 use pin_project_lite::pin_project;
 
 use crate::waiters::{Queue, Waiter, DONE};
+use crate::{DefaultLock, Lock};
 
 pin_project! {
     /// Future returned by [`Completion::wait`](crate::Completion::wait): resolves once it
@@ -51,14 +52,14 @@ pin_project! {
     /// # });
     /// ```
     #[must_use = "futures do nothing unless `.await`ed or polled"]
-    pub struct Wait<'a> {
+    pub struct Wait<'a, L: Lock = DefaultLock> {
         #[pin]
-        waiter: Waiter<&'a Queue>,
+        waiter: Waiter<&'a Queue<L>>,
     }
 }
 
-impl<'a> Wait<'a> {
-    pub(crate) fn new(queue: &'a Queue) -> Self {
+impl<'a, L: Lock> Wait<'a, L> {
+    pub(crate) fn new(queue: &'a Queue<L>) -> Self {
         Self {
             waiter: Waiter::new(queue),
         }
@@ -81,7 +82,7 @@ impl<'a> Wait<'a> {
     }
 }
 
-impl Future for Wait<'_> {
+impl<L: Lock> Future for Wait<'_, L> {
     type Output = ();
 
     #[inline]
@@ -91,14 +92,14 @@ impl Future for Wait<'_> {
     }
 }
 
-impl FusedFuture for Wait<'_> {
+impl<L: Lock> FusedFuture for Wait<'_, L> {
     /// `true` once this future returned `Ready` (or was cancelled by a combinator).
     fn is_terminated(&self) -> bool {
         self.waiter.status() == DONE
     }
 }
 
-impl fmt::Debug for Wait<'_> {
+impl<L: Lock> fmt::Debug for Wait<'_, L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Wait")
             .field("state", &self.waiter.status_name())

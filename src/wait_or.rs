@@ -8,7 +8,7 @@ use core::task::{Context, Poll};
 use futures_core::FusedFuture;
 use pin_project_lite::pin_project;
 
-use crate::{TimedOut, Wait};
+use crate::{DefaultLock, Lock, TimedOut, Wait};
 
 pin_project! {
     /// Future returned by [`Completion::wait_or`](crate::Completion::wait_or): a
@@ -56,21 +56,21 @@ pin_project! {
     /// # });
     /// ```
     #[must_use = "futures do nothing unless `.await`ed or polled"]
-    pub struct WaitOr<'a, F> {
+    pub struct WaitOr<'a, F, L: Lock = DefaultLock> {
         #[pin]
-        wait: Wait<'a>,
+        wait: Wait<'a, L>,
         #[pin]
         other: F,
     }
 }
 
-impl<'a, F> WaitOr<'a, F> {
-    pub(crate) fn new(wait: Wait<'a>, other: F) -> Self {
+impl<'a, F, L: Lock> WaitOr<'a, F, L> {
+    pub(crate) fn new(wait: Wait<'a, L>, other: F) -> Self {
         Self { wait, other }
     }
 }
 
-impl<F: Future> Future for WaitOr<'_, F> {
+impl<F: Future, L: Lock> Future for WaitOr<'_, F, L> {
     type Output = Result<(), F::Output>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -92,13 +92,13 @@ impl<F: Future> Future for WaitOr<'_, F> {
     }
 }
 
-impl<F: Future> FusedFuture for WaitOr<'_, F> {
+impl<F: Future, L: Lock> FusedFuture for WaitOr<'_, F, L> {
     fn is_terminated(&self) -> bool {
         self.wait.is_terminated()
     }
 }
 
-impl<F> fmt::Debug for WaitOr<'_, F> {
+impl<F, L: Lock> fmt::Debug for WaitOr<'_, F, L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WaitOr")
             .field("wait", &self.wait)
@@ -159,21 +159,21 @@ pin_project! {
     /// # });
     /// ```
     #[must_use = "futures do nothing unless `.await`ed or polled"]
-    pub struct WaitTimeout<'a, S> {
+    pub struct WaitTimeout<'a, S, L: Lock = DefaultLock> {
         #[pin]
-        inner: WaitOr<'a, S>,
+        inner: WaitOr<'a, S, L>,
     }
 }
 
-impl<'a, S> WaitTimeout<'a, S> {
-    pub(crate) fn new(wait: Wait<'a>, sleep: S) -> Self {
+impl<'a, S, L: Lock> WaitTimeout<'a, S, L> {
+    pub(crate) fn new(wait: Wait<'a, L>, sleep: S) -> Self {
         Self {
             inner: WaitOr::new(wait, sleep),
         }
     }
 }
 
-impl<S: Future> Future for WaitTimeout<'_, S> {
+impl<S: Future, L: Lock> Future for WaitTimeout<'_, S, L> {
     type Output = Result<(), TimedOut>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -184,13 +184,13 @@ impl<S: Future> Future for WaitTimeout<'_, S> {
     }
 }
 
-impl<S: Future> FusedFuture for WaitTimeout<'_, S> {
+impl<S: Future, L: Lock> FusedFuture for WaitTimeout<'_, S, L> {
     fn is_terminated(&self) -> bool {
         self.inner.is_terminated()
     }
 }
 
-impl<S> fmt::Debug for WaitTimeout<'_, S> {
+impl<S, L: Lock> fmt::Debug for WaitTimeout<'_, S, L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WaitTimeout")
             .field("wait", &self.inner.wait)

@@ -38,7 +38,7 @@ use core::pin::Pin;
 use core::ptr::{self, NonNull};
 use core::task::Waker;
 
-use crate::lock::RawLock;
+use crate::lock::{lock_init, Lock};
 use crate::loom::{loom_const_fn, AtomicU32, AtomicU8, Ordering, UnsafeCell};
 use crate::state::{WAITERS, ZERO};
 
@@ -57,10 +57,10 @@ pub(crate) const RELEASED: u8 = 3;
 pub(crate) const DONE: u8 = 4;
 
 /// The shared part of a `Completion`: its state word, lock and waiter list.
-pub(crate) struct Queue {
+pub(crate) struct Queue<L> {
     /// The state word (see `crate::state`); read and written lock-free on fast paths.
     pub(crate) state: AtomicU32,
-    lock: RawLock,
+    lock: L,
     /// Oldest waiter of the main queue (I1, I4).
     head: UnsafeCell<Option<NonNull<Node>>>,
     /// Bumped by every `complete_all` that released a non-empty queue (I1).
@@ -68,17 +68,19 @@ pub(crate) struct Queue {
 }
 
 // SAFETY: the raw pointers in `head` are only dereferenced with the lock held (I1), and
-// what they point to (`Node`) is itself `Send + Sync` (see below).
-unsafe impl Send for Queue {}
-// SAFETY: as above; every non-atomic field is guarded by the lock (I1).
-unsafe impl Sync for Queue {}
+// what they point to (`Node`) is itself `Send + Sync` (see below). The lock moves with
+// the queue, so it must be `Send` itself.
+unsafe impl<L: Send> Send for Queue<L> {}
+// SAFETY: as above; every non-atomic field is guarded by the lock (I1), which can only
+// exclude other threads if it may itself be shared with them (`L: Sync`).
+unsafe impl<L: Send + Sync> Sync for Queue<L> {}
 
-impl Queue {
+impl<L: Lock> Queue<L> {
     loom_const_fn! {
         pub(crate) fn new() -> Self {
             Self {
                 state: AtomicU32::new(ZERO),
-                lock: RawLock::new(),
+                lock: lock_init!(L),
                 head: UnsafeCell::new(None),
                 gen: UnsafeCell::new(0),
             }
@@ -87,7 +89,7 @@ impl Queue {
 
     /// Runs `f` with the lock held. `f` must not call into user code (wakers).
     #[inline]
-    pub(crate) fn lock<R>(&self, f: impl FnOnce(&mut Locked<'_>) -> R) -> R {
+    pub(crate) fn lock<R>(&self, f: impl FnOnce(&mut Locked<'_, L>) -> R) -> R {
         self.lock.with(|| f(&mut Locked { queue: self }))
     }
 }
@@ -131,13 +133,16 @@ unsafe impl Sync for Node {}
 /// `queue` returns the same `Queue` on every call, and that queue lives at least as long
 /// as `self` (I6).
 pub(crate) unsafe trait QueueRef {
-    fn queue(&self) -> &Queue;
+    /// The queue's lock type.
+    type Lock: Lock;
+    fn queue(&self) -> &Queue<Self::Lock>;
 }
 
 // SAFETY: a shared reference always points at the same queue, which outlives it.
-unsafe impl QueueRef for &Queue {
+unsafe impl<L: Lock> QueueRef for &Queue<L> {
+    type Lock = L;
     #[inline(always)]
-    fn queue(&self) -> &Queue {
+    fn queue(&self) -> &Queue<L> {
         self
     }
 }
@@ -145,9 +150,10 @@ unsafe impl QueueRef for &Queue {
 // SAFETY: an `Arc` keeps its pointee alive and never moves it; `Completion::queue` returns
 // a field of that pointee.
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
-unsafe impl QueueRef for alloc::sync::Arc<crate::Completion> {
+unsafe impl<L: Lock> QueueRef for alloc::sync::Arc<crate::Completion<L>> {
+    type Lock = L;
     #[inline(always)]
-    fn queue(&self) -> &Queue {
+    fn queue(&self) -> &Queue<L> {
         crate::Completion::queue(self)
     }
 }
@@ -171,7 +177,7 @@ impl<Q: QueueRef> Waiter<Q> {
 
     /// The queue this waiter belongs to.
     #[inline(always)]
-    pub(crate) fn queue(&self) -> &Queue {
+    pub(crate) fn queue(&self) -> &Queue<Q::Lock> {
         self.queue.queue()
     }
 
@@ -223,11 +229,11 @@ impl<Q: QueueRef> Drop for Waiter<Q> {
 }
 
 /// Proof that the queue's lock is held; all list operations hang off it.
-pub(crate) struct Locked<'q> {
-    queue: &'q Queue,
+pub(crate) struct Locked<'q, L> {
+    queue: &'q Queue<L>,
 }
 
-impl Locked<'_> {
+impl<L: Lock> Locked<'_, L> {
     fn head(&self) -> Option<NonNull<Node>> {
         // SAFETY: the lock is held (I1).
         self.queue.head.with(|h| unsafe { *h })
@@ -243,14 +249,18 @@ impl Locked<'_> {
         self.queue.gen.with(|g| unsafe { *g })
     }
 
-    fn check(&self, queue: &Queue) {
+    fn check(&self, queue: &Queue<L>) {
         assert!(ptr::eq(self.queue, queue), "waiter of another queue");
     }
 
     /// Links `waiter` at the tail of the main queue with `waker`.
     ///
     /// The caller has set the state word to `WAITERS`. Panics if `waiter` is linked.
-    pub(crate) fn push_back(&mut self, waiter: Pin<&Waiter<impl QueueRef>>, waker: Waker) {
+    pub(crate) fn push_back(
+        &mut self,
+        waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>,
+        waker: Waker,
+    ) {
         self.check(waiter.queue());
         let node = &waiter.node;
         assert_eq!(
@@ -293,7 +303,7 @@ impl Locked<'_> {
     }
 
     /// Whether `waiter` is queued but was released by a `complete_all` since it queued.
-    pub(crate) fn is_released(&self, waiter: Pin<&Waiter<impl QueueRef>>) -> bool {
+    pub(crate) fn is_released(&self, waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>) -> bool {
         self.check(waiter.queue());
         let node = &waiter.node;
         // SAFETY: the lock is held (I1).
@@ -302,7 +312,11 @@ impl Locked<'_> {
     }
 
     /// Whether the queued `waiter`'s stored waker would wake the same task as `waker`.
-    pub(crate) fn will_wake(&self, waiter: Pin<&Waiter<impl QueueRef>>, waker: &Waker) -> bool {
+    pub(crate) fn will_wake(
+        &self,
+        waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>,
+        waker: &Waker,
+    ) -> bool {
         self.check(waiter.queue());
         // SAFETY: the lock is held (I1).
         waiter
@@ -314,7 +328,7 @@ impl Locked<'_> {
     /// Stores `waker` in the queued `waiter`; returns the one it replaces.
     pub(crate) fn replace_waker(
         &mut self,
-        waiter: Pin<&Waiter<impl QueueRef>>,
+        waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>,
         waker: Waker,
     ) -> Option<Waker> {
         self.check(waiter.queue());
@@ -328,7 +342,10 @@ impl Locked<'_> {
 
     /// Unlinks `waiter` if it is queued (setting it `IDLE`) and returns its waker.
     /// Does nothing and returns `None` if it is not queued.
-    pub(crate) fn remove(&mut self, waiter: Pin<&Waiter<impl QueueRef>>) -> Option<Waker> {
+    pub(crate) fn remove(
+        &mut self,
+        waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>,
+    ) -> Option<Waker> {
         self.check(waiter.queue());
         let node = &waiter.node;
         if node.status.load(Ordering::Relaxed) != QUEUED {
@@ -341,7 +358,7 @@ impl Locked<'_> {
 
     /// Moves every waiter of the main queue onto `drain`'s circle and bumps `gen`, so
     /// they all count as released from now on. Call at most once per `Drain`.
-    pub(crate) fn release_all(&mut self, drain: Pin<&Drain<'_>>) {
+    pub(crate) fn release_all(&mut self, drain: Pin<&Drain<'_, L>>) {
         assert!(ptr::eq(self.queue, drain.queue) && !drain.active.get());
         let Some(head) = self.head() else { return };
         let guard = NonNull::from(&drain.guard);
@@ -397,15 +414,15 @@ impl Locked<'_> {
 }
 
 /// The guard of a drain circle: the waiters one `complete_all` is releasing.
-pub(crate) struct Drain<'a> {
-    queue: &'a Queue,
+pub(crate) struct Drain<'a, L: Lock> {
+    queue: &'a Queue<L>,
     guard: Node,
     /// Whether the guard is linked (I2). Only the thread running `complete_all` uses it.
     active: Cell<bool>,
 }
 
-impl<'a> Drain<'a> {
-    pub(crate) fn new(queue: &'a Queue) -> Self {
+impl<'a, L: Lock> Drain<'a, L> {
+    pub(crate) fn new(queue: &'a Queue<L>) -> Self {
         Self {
             queue,
             guard: Node::new(),
@@ -438,7 +455,7 @@ impl<'a> Drain<'a> {
     }
 }
 
-impl Drop for Drain<'_> {
+impl<L: Lock> Drop for Drain<'_, L> {
     fn drop(&mut self) {
         // Only reached with waiters left when a waker panicked in `complete_all`: release
         // the rest (their next poll is `Ready`) so no node points at this stack frame.

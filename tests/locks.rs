@@ -1,0 +1,233 @@
+//! The lock type parameter: `Completion<L>` behaves the same with every [`Lock`].
+//!
+//! One deterministic scenario (FIFO hand-off, wake counts, cancel forwarding, a batched
+//! `complete_all` over more than 32 waiters, `reinit`, `wait_or`) runs once per lock type
+//! available in the build, plus thread-based checks for the locks that are `Sync`.
+//! `cargo test --all-features --test locks` covers every lock, embassy's included.
+
+mod common;
+
+use core::pin::pin;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::thread;
+
+use async_completion::{Completion, DefaultLock, Lock, SpinLock, Wait};
+
+use common::{counting_waker, poll_once};
+
+/// Deterministic single-threaded run of the core rules on a `Completion<L>`.
+fn core_rules<L: Lock>(c: &Completion<L>) {
+    // Banked, then taken.
+    c.complete();
+    assert!(c.is_done());
+    assert!(c.try_wait());
+    assert!(!c.try_wait());
+
+    // FIFO hand-off: three queued waiters, two completions go to the two oldest.
+    let (wakes, wakers): (Vec<_>, Vec<_>) = (0..3).map(|_| counting_waker()).unzip();
+    let mut waits: Vec<_> = (0..3).map(|_| Box::pin(c.wait())).collect();
+    for (w, k) in waits.iter_mut().zip(&wakers) {
+        assert!(poll_once(w.as_mut(), k).is_pending());
+    }
+    c.complete();
+    c.complete();
+    assert_eq!(
+        wakes.iter().map(|w| w.wakes()).collect::<Vec<_>>(),
+        [1, 1, 0]
+    );
+    assert!(!c.try_wait(), "nothing banked: both were handed off");
+
+    // The second waiter is cancelled after its hand-off: the third one gets it.
+    assert!(poll_once(waits[0].as_mut(), &wakers[0]).is_ready());
+    drop(waits.remove(1));
+    assert_eq!(wakes[2].wakes(), 1);
+    assert!(poll_once(waits[1].as_mut(), &wakers[2]).is_ready());
+    drop(waits);
+
+    // complete_all over more than one batch (32) of queued waiters; sticky until reinit.
+    let (all_wake, all_waker) = counting_waker();
+    let mut many: Vec<Pin<Box<Wait<'_, L>>>> = (0..40).map(|_| Box::pin(c.wait())).collect();
+    for w in &mut many {
+        assert!(poll_once(w.as_mut(), &all_waker).is_pending());
+    }
+    c.complete_all();
+    assert_eq!(all_wake.wakes(), 40);
+    for w in &mut many {
+        assert!(poll_once(w.as_mut(), &all_waker).is_ready());
+    }
+    assert!(c.try_wait() && c.try_wait(), "complete_all is sticky");
+    c.reinit();
+    assert!(!c.is_done());
+
+    // wait_or: a ready other wins when nothing is posted, and leaves no waiter behind.
+    let (_, k) = counting_waker();
+    let raced = pin!(c.wait_or(async { 7 }));
+    assert_eq!(poll_once(raced, &k), std::task::Poll::Ready(Err(7)));
+    c.complete();
+    assert!(
+        c.try_wait(),
+        "the finished wait_or did not keep the completion"
+    );
+
+    // Debug shows the state whatever the lock.
+    c.complete_n(2);
+    assert_eq!(
+        format!("{c:?}"),
+        "Completion { count: 2, completed_all: false, waiters: false }"
+    );
+}
+
+/// Two consumer threads each wait for 500 completions that the main thread posts: every
+/// completion is consumed exactly once, and nothing is left banked.
+fn across_threads<L: Lock + Send + Sync + 'static>(c: Arc<Completion<L>>) {
+    const PER_CONSUMER: usize = 500;
+    let consumers: Vec<_> = (0..2)
+        .map(|_| {
+            let c = c.clone();
+            thread::spawn(move || {
+                for _ in 0..PER_CONSUMER {
+                    futures::executor::block_on(c.wait());
+                }
+            })
+        })
+        .collect();
+    for _ in 0..2 * PER_CONSUMER {
+        c.complete();
+    }
+    for t in consumers {
+        t.join().unwrap();
+    }
+    assert!(
+        !c.try_wait(),
+        "a completion was consumed twice or left over"
+    );
+}
+
+#[test]
+fn default_lock() {
+    core_rules(&Completion::<DefaultLock>::with_lock());
+    core_rules(&Completion::new());
+}
+
+#[test]
+fn spin_lock() {
+    static C: Completion<SpinLock> = Completion::with_lock();
+    core_rules(&C);
+}
+
+#[cfg(feature = "std")]
+#[test]
+fn std_lock() {
+    core_rules(&Completion::<async_completion::StdLock>::with_lock());
+}
+
+#[cfg(feature = "critical-section")]
+#[test]
+fn critical_section_lock() {
+    static C: Completion<async_completion::CriticalSectionLock> = Completion::with_lock();
+    core_rules(&C);
+}
+
+#[cfg(feature = "embassy-sync")]
+mod embassy {
+    use super::*;
+    use embassy_sync::blocking_mutex::raw::{CriticalSectionRawMutex, NoopRawMutex};
+
+    #[test]
+    fn critical_section_raw_mutex() {
+        static C: Completion<CriticalSectionRawMutex> = Completion::with_lock();
+        core_rules(&C);
+    }
+
+    /// Compiles only if the type is not `Sync`: for a `Sync` type both impls apply and
+    /// `some_item` is ambiguous (the type must be concrete, hence a macro).
+    macro_rules! assert_not_sync {
+        ($t:ty) => {{
+            trait AmbiguousIfSync<A> {
+                fn some_item() {}
+            }
+            impl<T: ?Sized> AmbiguousIfSync<()> for T {}
+            impl<T: ?Sized + Sync> AmbiguousIfSync<u8> for T {}
+            <$t as AmbiguousIfSync<_>>::some_item();
+        }};
+    }
+
+    #[test]
+    fn sync_exactly_when_the_lock_allows() {
+        fn send_sync<T: Send + Sync>() {}
+        fn send<T: Send>() {}
+        send_sync::<Completion<CriticalSectionRawMutex>>();
+        send_sync::<Wait<'static, CriticalSectionRawMutex>>();
+        send::<Completion<NoopRawMutex>>();
+        assert_not_sync!(Completion<NoopRawMutex>);
+    }
+
+    #[test]
+    fn noop_raw_mutex_on_one_thread() {
+        // `NoopRawMutex` is not `Sync`, so neither is this completion: it can only be
+        // used from one thread (one executor), which is what makes the no-op lock sound.
+        let c: Completion<NoopRawMutex> = Completion::with_lock();
+        core_rules(&c);
+        futures::executor::block_on(async {
+            let waiter = c.wait();
+            c.complete();
+            waiter.await;
+        });
+    }
+
+    #[cfg_attr(miri, ignore = "1000 completions across threads: slow under Miri")]
+    #[test]
+    fn critical_section_raw_mutex_across_threads() {
+        across_threads(Arc::new(Completion::<CriticalSectionRawMutex>::with_lock()));
+    }
+}
+
+#[cfg_attr(miri, ignore = "1000 completions across threads: slow under Miri")]
+#[test]
+fn spin_lock_across_threads() {
+    across_threads(Arc::new(Completion::<SpinLock>::with_lock()));
+}
+
+#[cfg_attr(miri, ignore = "1000 completions across threads: slow under Miri")]
+#[test]
+fn default_lock_across_threads() {
+    across_threads(Arc::new(Completion::new()));
+}
+
+#[test]
+fn few_completions_across_threads_for_miri() {
+    let c = Arc::new(Completion::<SpinLock>::with_lock());
+    let t = thread::spawn({
+        let c = c.clone();
+        move || futures::executor::block_on(c.wait())
+    });
+    c.complete();
+    t.join().unwrap();
+    assert!(!c.try_wait());
+}
+
+#[cfg(all(feature = "alloc", feature = "std"))]
+#[test]
+fn owned_and_blocking_waits_with_another_lock() {
+    let c = Arc::new(Completion::<SpinLock>::with_lock());
+    let owned: async_completion::OwnedWait<SpinLock> = c.clone().wait_owned();
+    let blocked = thread::spawn({
+        let c = c.clone();
+        move || c.wait_blocking()
+    });
+    c.complete();
+    c.complete();
+    futures::executor::block_on(owned);
+    blocked.join().unwrap();
+    assert!(!c.try_wait());
+}
+
+#[test]
+fn sizes_with_each_lock() {
+    use std::mem::size_of;
+    // The state word and head pointer, plus the lock (1 byte for the spinlock).
+    assert!(size_of::<Completion<SpinLock>>() <= 24);
+    assert!(size_of::<Completion>() <= 32);
+    assert_eq!(size_of::<Wait<'_, SpinLock>>(), size_of::<Wait<'_>>());
+}
