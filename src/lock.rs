@@ -46,6 +46,9 @@
 /// ```
 pub trait Lock: sealed::RawLock {}
 
+// Every lock of the sealed set is a `Lock`.
+impl<T: sealed::RawLock> Lock for T {}
+
 pub(crate) mod sealed {
     /// What the waiter queue needs from its lock. Private: implementations must provide
     /// mutual exclusion between every context that can reach the same queue (the list's
@@ -122,9 +125,6 @@ impl sealed::RawLock for StdLock {
     }
 }
 
-#[cfg(all(not(loom), feature = "std"))]
-impl Lock for StdLock {}
-
 /// A [`Lock`] that is a [`critical_section::with`] (feature `critical-section`): on a
 /// single-core microcontroller it masks interrupts for the few instructions the queue
 /// needs, so `complete()` may be called from an interrupt handler. Zero-sized.
@@ -149,9 +149,6 @@ impl sealed::RawLock for CriticalSectionLock {
         critical_section::with(|_| f())
     }
 }
-
-#[cfg(all(not(loom), feature = "critical-section"))]
-impl Lock for CriticalSectionLock {}
 
 /// A test-and-test-and-set spinlock [`Lock`], available with any features: for targets
 /// without an OS when `complete()` is never called from an interrupt handler (an
@@ -197,9 +194,6 @@ impl sealed::RawLock for SpinLock {
     }
 }
 
-#[cfg(not(loom))]
-impl Lock for SpinLock {}
-
 /// Every embassy `RawMutex` is a [`Lock`] (feature `embassy-sync`).
 #[cfg(feature = "embassy-sync")]
 impl<M: embassy_sync::blocking_mutex::raw::RawMutex> sealed::RawLock for M {
@@ -216,9 +210,6 @@ impl<M: embassy_sync::blocking_mutex::raw::RawMutex> sealed::RawLock for M {
         self.lock(f)
     }
 }
-
-#[cfg(feature = "embassy-sync")]
-impl<M: embassy_sync::blocking_mutex::raw::RawMutex> Lock for M {}
 
 /// loom's mutex, so loom explores every lock hold (only under `--cfg loom`).
 #[cfg(loom)]
@@ -237,6 +228,3 @@ impl sealed::RawLock for LoomLock {
         f()
     }
 }
-
-#[cfg(loom)]
-impl Lock for LoomLock {}

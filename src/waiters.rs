@@ -71,8 +71,10 @@ pub(crate) struct Queue<L> {
 // what they point to (`Node`) is itself `Send + Sync` (see below). The lock moves with
 // the queue, so it must be `Send` itself.
 unsafe impl<L: Send> Send for Queue<L> {}
-// SAFETY: as above; every non-atomic field is guarded by the lock (I1), which can only
-// exclude other threads if it may itself be shared with them (`L: Sync`).
+// SAFETY: as above; every non-atomic field is guarded by the lock (I1). Every `Lock`
+// excludes concurrent holders (the trait is sealed: this crate's locks, and embassy
+// `RawMutex`es, whose `unsafe` trait promises it), and it can only exclude other threads
+// if it may itself be shared with them (`L: Sync`).
 unsafe impl<L: Send + Sync> Sync for Queue<L> {}
 
 impl<L: Lock> Queue<L> {
