@@ -12,8 +12,11 @@ pub(crate) struct WakeBatch {
 
 impl WakeBatch {
     pub(crate) const fn new() -> Self {
+        // A named constant rather than an inline `const { None }` block: the crate's MSRV
+        // (1.70) predates inline const.
+        const EMPTY: Option<Waker> = None;
         Self {
-            wakers: [const { None }; BATCH],
+            wakers: [EMPTY; BATCH],
             len: 0,
         }
     }

@@ -70,10 +70,17 @@ impl<L: Lock> Completion<L> {
     ///
     /// # Where it may be called from
     ///
-    /// Threads that may block: never from an async task (it would stall the executor
-    /// thread; `.await` [`wait`](Self::wait) there) or an interrupt handler. No heap
-    /// allocation, except for a per-thread waker made once on the thread's first blocking
-    /// wait.
+    /// Threads that may block. Never on an async runtime's thread (inside an async task,
+    /// or a `tokio` / `async-std` / `smol` worker): `.await` [`wait`](Self::wait) there.
+    /// This method does not detect that case and does not panic; it parks the runtime's
+    /// thread, so every task scheduled on that thread stalls until a completion arrives.
+    /// If the `complete()` was to come from one of those tasks (always the case on a
+    /// single-threaded runtime such as `#[tokio::main(flavor = "current_thread")]`), it
+    /// never comes: a deadlock. From async code, use `tokio::task::spawn_blocking` or a
+    /// thread of your own if you really must block. Never from an interrupt handler.
+    ///
+    /// No heap allocation, except for a per-thread waker made once on the thread's first
+    /// blocking wait.
     ///
     /// # Examples
     ///
@@ -111,12 +118,16 @@ impl<L: Lock> Completion<L> {
     /// Returns `Ok(())` if a completion was consumed, `Err(TimedOut)` otherwise. A
     /// completion that arrives at the deadline wins. A wait that times out keeps nothing:
     /// a completion handed to it as it gave up is passed on to the next waiter or banked.
-    /// A `timeout` too large to represent waits forever.
+    /// A zero `timeout` is a poll, as in the kernel: it never queues or parks, and returns
+    /// `Ok(())` only if a completion could be taken at once (or after
+    /// [`complete_all`](Self::complete_all)). A `timeout` too large to represent as a
+    /// deadline, such as [`Duration::MAX`], waits forever.
     ///
     /// # Where it may be called from
     ///
     /// The same places as [`wait_blocking`](Self::wait_blocking): threads that may block,
-    /// never async tasks or interrupt handlers.
+    /// never async tasks or interrupt handlers (on an async runtime's thread it stalls
+    /// every task of that thread until it returns).
     ///
     /// # Examples
     ///
@@ -133,6 +144,9 @@ impl<L: Lock> Completion<L> {
     pub fn wait_blocking_timeout(&self, timeout: Duration) -> Result<(), TimedOut> {
         if self.try_wait() {
             return Ok(());
+        }
+        if timeout.is_zero() {
+            return Err(TimedOut); // a poll: never queue
         }
         let deadline = Instant::now().checked_add(timeout);
         let mut wait = pin!(self.wait());

@@ -1,6 +1,7 @@
 //! [`Completion`]: the public type and its methods.
 
 use core::fmt;
+use core::panic::{RefUnwindSafe, UnwindSafe};
 
 use core::future::IntoFuture;
 use core::time::Duration;
@@ -57,16 +58,6 @@ pub struct Completion<L: Lock = DefaultLock> {
 }
 
 impl Completion {
-    /// The largest number of completions that can be banked. Further
-    /// [`complete`](Self::complete) calls with nobody waiting are dropped (saturation);
-    /// they never turn into the completed-for-all state.
-    ///
-    /// ```
-    /// use async_completion::Completion;
-    /// assert_eq!(Completion::MAX_COUNT, u32::MAX - 2);
-    /// ```
-    pub const MAX_COUNT: u32 = MAX_COUNT;
-
     loom_const_fn! {
         /// A new completion: "not done" (count 0, flag clear, nobody waiting). The kernel's
         /// `DECLARE_COMPLETION` / `init_completion`.
@@ -84,6 +75,16 @@ impl Completion {
             Self { queue: Queue::new() }
         }
     }
+
+    /// The largest number of completions that can be banked. Further
+    /// [`complete`](Self::complete) calls with nobody waiting are dropped (saturation);
+    /// they never turn into the completed-for-all state.
+    ///
+    /// ```
+    /// use async_completion::Completion;
+    /// assert_eq!(Completion::MAX_COUNT, u32::MAX - 2);
+    /// ```
+    pub const MAX_COUNT: u32 = MAX_COUNT;
 }
 
 impl<L: Lock> Completion<L> {
@@ -277,8 +278,10 @@ impl<L: Lock> Completion<L> {
     ///
     /// # Panics
     ///
-    /// The returned [`WaitOr`] panics if polled again after it returned `Ready`; `.await`
-    /// and `select!` never do that.
+    /// The returned [`WaitOr`] panics ("`WaitOr` polled after it returned `Ready`") if
+    /// polled again after it returned `Ready`: `.await` and `futures::select!` never do
+    /// that, a `tokio::select!` loop must `break` or disable the branch (see
+    /// [the crate docs](crate#select-in-a-loop)).
     ///
     /// # Examples
     ///
@@ -304,6 +307,11 @@ impl<L: Lock> Completion<L> {
     /// error mapped to [`TimedOut`](crate::TimedOut): a completion arriving together with
     /// the deadline wins, and one handed to a wait that then times out is passed on.
     ///
+    /// A zero `timeout` is a poll, as in the kernel: the timer is not called, the wait
+    /// never queues, and the future's first poll returns `Ok(())` if a completion can be
+    /// taken (or after [`complete_all`](Self::complete_all)), `Err(TimedOut)` otherwise.
+    /// [`Duration::MAX`] waits forever with every adapter of this crate, and never panics.
+    ///
     /// `timer` is [`TokioTimer`](crate::TokioTimer), [`AsyncIoTimer`](crate::AsyncIoTimer),
     /// [`EmbassyTimer`](crate::EmbassyTimer) (each behind its feature) or any closure
     /// `Fn(Duration) -> impl Future`.
@@ -323,8 +331,8 @@ impl<L: Lock> Completion<L> {
     ///
     /// If `timer.sleep` panics, here rather than at the first poll, as the sleep is created
     /// by this call: [`TokioTimer`](crate::TokioTimer) outside a tokio runtime with the
-    /// time driver enabled does. The returned [`WaitTimeout`] panics if polled again after
-    /// it returned `Ready`.
+    /// time driver enabled does. (A zero timeout never calls the timer.) Polled again after
+    /// it returned `Ready`, the [`WaitTimeout`] returns the same result; it never panics.
     ///
     /// # Examples
     ///
@@ -345,7 +353,12 @@ impl<L: Lock> Completion<L> {
         timer: T,
         timeout: Duration,
     ) -> WaitTimeout<'_, T::Sleep, L> {
-        WaitTimeout::new(self.wait(), timer.sleep(timeout))
+        let sleep = if timeout.is_zero() {
+            None // a poll: no sleep, no queueing
+        } else {
+            Some(timer.sleep(timeout))
+        };
+        WaitTimeout::new(self.wait(), sleep)
     }
 
     /// Takes one banked completion without waiting (the kernel's
@@ -371,6 +384,7 @@ impl<L: Lock> Completion<L> {
     /// assert!(c.try_wait());
     /// ```
     #[inline]
+    #[must_use = "`try_wait` may consume a completion: ignoring whether it did loses track of it"]
     pub fn try_wait(&self) -> bool {
         self.queue.try_take()
     }
@@ -396,6 +410,7 @@ impl<L: Lock> Completion<L> {
     /// assert!(c.is_done()); // still there
     /// ```
     #[inline]
+    #[must_use = "`is_done` only reads the state; it consumes nothing"]
     pub fn is_done(&self) -> bool {
         self.queue.is_done()
     }
@@ -436,12 +451,35 @@ impl<L: Lock> Completion<L> {
     }
 }
 
-impl<L: Lock> Default for Completion<L> {
-    /// The same as [`Completion::new`] (or [`Completion::with_lock`] for another lock).
+impl Default for Completion {
+    /// The same as [`Completion::new`]. Only for the [`DefaultLock`], so that
+    /// `Completion::default()` needs no type annotation, as `Completion::new()` does not;
+    /// a completion with another lock is built with [`Completion::with_lock`].
+    ///
+    /// ```
+    /// use async_completion::Completion;
+    ///
+    /// let c = Completion::default();
+    /// assert!(!c.is_done());
+    ///
+    /// #[derive(Default)]
+    /// struct Device {
+    ///     ready: Completion,
+    /// }
+    /// let dev = Device::default();
+    /// dev.ready.complete();
+    /// assert!(dev.ready.try_wait());
+    /// ```
     fn default() -> Self {
-        Self::with_lock()
+        Self::new()
     }
 }
+
+// A panic can only come from a waker, and every waker runs after the lock is released,
+// with the state word and the list already consistent (see `waiters`): a `Completion`
+// observed after a caught panic upholds every guarantee. Like tokio's `Notify`.
+impl<L: Lock> UnwindSafe for Completion<L> {}
+impl<L: Lock> RefUnwindSafe for Completion<L> {}
 
 impl<L: Lock> fmt::Debug for Completion<L> {
     /// Shows a snapshot of the state, e.g.

@@ -1,16 +1,19 @@
 //! The lock that guards a `Completion`'s waiter queue, and the [`Lock`] type parameter
 //! that chooses it.
 //!
-//! `Completion` (with no type argument) uses [`DefaultLock`], chosen by feature:
+//! A plain `Completion` (no type argument) uses [`DefaultLock`]: a `std` mutex with the
+//! `std` feature, a spinlock without it. No other feature changes it, and turning `std`
+//! on changes what is inside `DefaultLock`, never its type: features stay additive.
 //!
-//! | features                  | `DefaultLock`             | `complete()` from an interrupt handler |
-//! |---------------------------|---------------------------|----------------------------------------|
-//! | `critical-section` (wins) | [`CriticalSectionLock`]   | yes                                    |
-//! | `std`                     | [`StdLock`]               | no (it may block)                      |
-//! | neither                   | [`SpinLock`]              | no (it may deadlock against the code it interrupted) |
+//! Interrupt handlers need a lock that masks interrupts, so firmware names it, once, in
+//! the declaration of the `static`:
 //!
-//! `Completion<L>` picks a lock per instance instead; with the `embassy-sync` feature every
-//! embassy `RawMutex` is a [`Lock`] too.
+//! | lock                          | feature            | `complete()` from an interrupt handler |
+//! |-------------------------------|--------------------|----------------------------------------|
+//! | [`CriticalSectionLock`]       | `critical-section` | yes                                    |
+//! | embassy `CriticalSectionRawMutex` | `embassy-sync` | yes                                    |
+//! | [`DefaultLock`] = [`StdLock`] | `std` (default)    | no (it may block)                      |
+//! | [`DefaultLock`] without `std`, [`SpinLock`] | —    | no (it may deadlock against the code it interrupted) |
 //!
 //! Every hold of the lock is bounded: at most one batch (32 waiters) of list work, never
 //! a call into user code (wakers are taken out and run after unlocking), and never a
@@ -22,24 +25,51 @@
 /// completion); banked completions, `try_wait` and `is_done` never take it. Each hold
 /// is short and bounded, and no user code (no waker) runs while it is held.
 ///
-/// Implemented by [`StdLock`], [`CriticalSectionLock`], [`SpinLock`] and, with the
-/// `embassy-sync` feature, every [`embassy_sync` `RawMutex`][raw] (such as
-/// `CriticalSectionRawMutex`, `ThreadModeRawMutex` or `NoopRawMutex`), whose `unsafe`
-/// contract guarantees the mutual exclusion the queue relies on. The trait is sealed: the
-/// waiter queue's soundness depends on it, so it cannot be implemented elsewhere.
+/// Implemented by [`DefaultLock`] (which is [`StdLock`] with the `std` feature),
+/// [`CriticalSectionLock`], [`SpinLock`] and, with the `embassy-sync` feature, every
+/// [`embassy_sync` `RawMutex`][raw] (such as `CriticalSectionRawMutex`,
+/// `ThreadModeRawMutex` or `NoopRawMutex`), whose `unsafe` contract guarantees the mutual
+/// exclusion the queue relies on. The trait is sealed: the waiter queue's soundness
+/// depends on it, so it cannot be implemented elsewhere.
 ///
 /// A `Completion<L>` is `Send` when `L` is, and `Sync` when `L` is `Send + Sync`: with
 /// embassy's `NoopRawMutex` it stays on one executor, as the lock demands.
+///
+/// # Which lock
+///
+/// | situation | lock |
+/// |---|---|
+/// | `complete()` from an interrupt handler (single-core microcontroller) | [`CriticalSectionLock`] or embassy `CriticalSectionRawMutex` |
+/// | multi-core microcontroller (RP2040, ESP32), with or without interrupts | [`CriticalSectionLock`] with the HAL's multi-core `critical-section` implementation |
+/// | threads and async tasks on an OS | [`DefaultLock`] (leave `L` out) |
+/// | tasks only, no OS, no interrupt ever completes it | [`SpinLock`], or embassy `NoopRawMutex` on one executor |
 ///
 /// [raw]: https://docs.rs/embassy-sync/latest/embassy_sync/blocking_mutex/raw/trait.RawMutex.html
 ///
 /// # Examples
 ///
+/// Firmware names its lock once, in the `static` (feature `critical-section`):
+///
+/// ```
+/// # #[cfg(feature = "critical-section")] {
+/// use async_completion::{Completion, CriticalSectionLock};
+///
+/// static DMA_DONE: Completion<CriticalSectionLock> = Completion::with_lock();
+///
+/// fn dma_irq_handler() {
+///     DMA_DONE.complete(); // interrupt-safe: the lock masks interrupts
+/// }
+/// # dma_irq_handler();
+/// # assert!(DMA_DONE.try_wait());
+/// # }
+/// ```
+///
+/// A spinlock regardless of features, e.g. for a completion only ever completed from
+/// async tasks on a target without an OS:
+///
 /// ```
 /// use async_completion::{Completion, SpinLock};
 ///
-/// // The spinlock regardless of features, e.g. for a completion only ever completed from
-/// // async tasks on a target without an OS.
 /// static DONE: Completion<SpinLock> = Completion::with_lock();
 /// DONE.complete();
 /// assert!(DONE.try_wait());
@@ -82,40 +112,39 @@ macro_rules! lock_init {
 }
 pub(crate) use lock_init;
 
-/// The lock [`Completion`](crate::Completion) uses when no lock type is named; chosen by
-/// feature (`critical-section`, else `std`, else the spinlock). See [`Lock`].
-#[cfg(all(not(loom), feature = "critical-section"))]
-pub type DefaultLock = CriticalSectionLock;
-/// The lock [`Completion`](crate::Completion) uses when no lock type is named; chosen by
-/// feature (`critical-section`, else `std`, else the spinlock). See [`Lock`].
-#[cfg(all(not(loom), not(feature = "critical-section"), feature = "std"))]
-pub type DefaultLock = StdLock;
-/// The lock [`Completion`](crate::Completion) uses when no lock type is named; chosen by
-/// feature (`critical-section`, else `std`, else the spinlock). See [`Lock`].
-#[cfg(all(not(loom), not(feature = "critical-section"), not(feature = "std")))]
-pub type DefaultLock = SpinLock;
-/// Under `--cfg loom`, the default lock is loom's mutex, so loom sees every lock hold.
-#[cfg(loom)]
-pub type DefaultLock = LoomLock;
-
-/// A [`Lock`] built on [`std::sync::Mutex`] (feature `std`): threads that find it held
-/// sleep in the kernel instead of spinning. Not for interrupt handlers.
+/// The lock of a plain [`Completion`](crate::Completion), the one
+/// [`Completion::new`](crate::Completion::new) and `Completion::default()` use.
 ///
-/// Poisoning is ignored: nothing that can panic runs under the lock.
+/// With the `std` feature (the default) it is a [`std::sync::Mutex`]: threads that find it
+/// held sleep in the kernel instead of spinning, and [`StdLock`] is another name for it.
+/// Without `std` it is a spinlock, like [`SpinLock`]. No other feature changes it (in
+/// particular not `critical-section`), and turning `std` on changes what is inside, never
+/// the type: code that compiled without a feature compiles, unchanged, with it.
+///
+/// It is not for interrupt handlers: a handler that finds the lock held by the code it
+/// interrupted would block or spin forever. Name an interrupt-safe lock instead,
+/// [`CriticalSectionLock`] or an embassy `CriticalSectionRawMutex` (see [`Lock`]).
+///
+/// Poisoning of the std mutex is ignored: nothing that can panic runs under the lock.
 ///
 /// ```
-/// use async_completion::{Completion, StdLock};
-/// let c: Completion<StdLock> = Completion::with_lock();
+/// use async_completion::{Completion, DefaultLock};
+///
+/// let c: Completion<DefaultLock> = Completion::new(); // the same as `Completion`
 /// c.complete();
 /// assert!(c.try_wait());
 /// ```
-#[cfg(all(not(loom), feature = "std"))]
-#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+#[cfg(not(loom))]
 #[derive(Debug)]
-pub struct StdLock(std::sync::Mutex<()>);
+pub struct DefaultLock(DefaultInner);
 
 #[cfg(all(not(loom), feature = "std"))]
-impl sealed::RawLock for StdLock {
+type DefaultInner = std::sync::Mutex<()>;
+#[cfg(all(not(loom), not(feature = "std")))]
+type DefaultInner = SpinLock;
+
+#[cfg(all(not(loom), feature = "std"))]
+impl sealed::RawLock for DefaultLock {
     const INIT: Self = Self(std::sync::Mutex::new(()));
 
     #[inline]
@@ -124,6 +153,36 @@ impl sealed::RawLock for StdLock {
         f()
     }
 }
+
+#[cfg(all(not(loom), not(feature = "std")))]
+impl sealed::RawLock for DefaultLock {
+    const INIT: Self = Self(SpinLock::INIT);
+
+    #[inline]
+    fn with<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.0.with(f)
+    }
+}
+
+/// Under `--cfg loom`, the default lock is loom's mutex, so loom sees every lock hold.
+#[cfg(loom)]
+pub type DefaultLock = LoomLock;
+
+/// The [`DefaultLock`] with the `std` feature: a [`std::sync::Mutex`]. Threads that find
+/// it held sleep in the kernel instead of spinning. Not for interrupt handlers.
+///
+/// It is the lock of a plain `Completion` whenever `std` is on, whatever other features
+/// are, so `Completion` and `Completion<StdLock>` are the same type.
+///
+/// ```
+/// use async_completion::{Completion, StdLock};
+/// let c: Completion<StdLock> = Completion::new();
+/// c.complete();
+/// assert!(c.try_wait());
+/// ```
+#[cfg(all(not(loom), feature = "std"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub type StdLock = DefaultLock;
 
 /// A [`Lock`] that is a [`critical_section::with`] (feature `critical-section`): on a
 /// single-core microcontroller it masks interrupts for the few instructions the queue

@@ -47,6 +47,7 @@ pin_project! {
     /// ```
     #[must_use = "futures do nothing unless `.await`ed or polled"]
     #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
+    #[project(!Unpin)]
     pub struct OwnedWait<L: Lock = DefaultLock> {
         #[pin]
         waiter: Waiter<Arc<Completion<L>>>,

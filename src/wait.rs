@@ -52,6 +52,7 @@ pin_project! {
     /// # });
     /// ```
     #[must_use = "futures do nothing unless `.await`ed or polled"]
+    #[project(!Unpin)]
     pub struct Wait<'a, L: Lock = DefaultLock> {
         #[pin]
         waiter: Waiter<&'a Queue<L>>,
@@ -72,6 +73,16 @@ impl<'a, L: Lock> Wait<'a, L> {
     pub(crate) fn is_resolved(&self) -> bool {
         use crate::waiters::{HANDED, RELEASED};
         matches!(self.waiter.status(), HANDED | RELEASED | DONE)
+    }
+
+    /// Takes a completion now if one is banked (or everything was completed), without
+    /// ever queueing: the zero-timeout wait. Afterwards the future is terminated. Only
+    /// called on a wait that was never polled.
+    pub(crate) fn take_now(self: Pin<&mut Self>) -> bool {
+        let waiter = self.project().waiter.into_ref();
+        let taken = waiter.queue().try_take();
+        waiter.finish();
+        taken
     }
 
     /// Leaves the queue now, passing on a completion handed to this wait; afterwards the

@@ -33,8 +33,11 @@ pin_project! {
     ///
     /// # Panics
     ///
-    /// If polled again after it returned `Ready` (check
-    /// [`is_terminated`](FusedFuture::is_terminated) first, as `select!` does).
+    /// If polled again after it returned `Ready`, with the message "`WaitOr` polled after
+    /// it returned `Ready`": its `Err` value was moved out, so unlike the other wait
+    /// futures it cannot return its output again. `futures::select!` checks
+    /// [`is_terminated`](FusedFuture::is_terminated) first; in a `tokio::select!` loop,
+    /// `break` out of the loop or disable the branch once it fired (`, if !done`).
     ///
     /// # Examples
     ///
@@ -56,6 +59,7 @@ pin_project! {
     /// # });
     /// ```
     #[must_use = "futures do nothing unless `.await`ed or polled"]
+    #[project(!Unpin)]
     pub struct WaitOr<'a, F, L: Lock = DefaultLock> {
         #[pin]
         wait: Wait<'a, L>,
@@ -74,21 +78,33 @@ impl<F: Future, L: Lock> Future for WaitOr<'_, F, L> {
     type Output = Result<(), F::Output>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
+        let this = self.project();
         assert!(
             !this.wait.is_terminated(),
-            "`WaitOr` polled after completion"
+            "`WaitOr` polled after it returned `Ready`"
         );
-        if this.wait.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(Ok(()));
+        race(this.wait, this.other, cx)
+    }
+}
+
+/// Polls `wait`, then (if it is pending) `other`; when `other` finishes first, the wait
+/// leaves the queue, passing on a completion handed to it, and `other`'s output is the
+/// `Err`. The completion wins a tie because it is polled first.
+#[inline]
+fn race<L: Lock, F: Future>(
+    mut wait: Pin<&mut Wait<'_, L>>,
+    other: Pin<&mut F>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<(), F::Output>> {
+    if wait.as_mut().poll(cx).is_ready() {
+        return Poll::Ready(Ok(()));
+    }
+    match other.poll(cx) {
+        Poll::Ready(output) => {
+            wait.cancel();
+            Poll::Ready(Err(output))
         }
-        match this.other.poll(cx) {
-            Poll::Ready(output) => {
-                this.wait.cancel();
-                Poll::Ready(Err(output))
-            }
-            Poll::Pending => Poll::Pending,
-        }
+        Poll::Pending => Poll::Pending,
     }
 }
 
@@ -111,9 +127,15 @@ pin_project! {
     /// `Ok(())` when a completion was consumed, `Err(TimedOut)` when the timer's sleep
     /// finished first. The kernel's `wait_for_completion_timeout()`.
     ///
-    /// It is a [`WaitOr`] whose other future is the sleep, created when `wait_timeout` was
-    /// called: the deadline counts from that call, not from the first poll. When the
-    /// completion and the deadline arrive together, the completion wins.
+    /// It races a [`Wait`] against the sleep, created when `wait_timeout` was called: the
+    /// deadline counts from that call, not from the first poll. When the completion and
+    /// the deadline arrive together, the completion wins.
+    ///
+    /// A zero timeout is a poll, as `wait_for_completion_timeout(x, 0)` is in the kernel:
+    /// no sleep is created (the timer is not called) and the wait never queues; the first
+    /// poll returns `Ok(())` if a completion could be taken (or after `complete_all`),
+    /// `Err(TimedOut)` otherwise. [`Duration::MAX`](core::time::Duration::MAX) waits
+    /// forever with every adapter of this crate, and never panics.
     ///
     /// # Cancel safety
     ///
@@ -125,9 +147,10 @@ pin_project! {
     /// Any async task whose runtime drives the sleep (see
     /// [`wait_timeout`](crate::Completion::wait_timeout)). It is `Send` when the sleep is.
     ///
-    /// # Panics
+    /// # Polled again after `Ready`
     ///
-    /// If polled again after it returned `Ready`.
+    /// Returns the same result again and consumes nothing, as [`Wait`] does; the sleep is
+    /// dropped as soon as the result is known.
     ///
     /// # Examples
     ///
@@ -148,6 +171,9 @@ pin_project! {
     /// // A completion and an expired deadline together: the completion wins.
     /// assert_eq!(c.wait_timeout(expired, Duration::from_secs(1)).await, Ok(()));
     ///
+    /// // A zero timeout is a poll: the timer is not even called.
+    /// assert_eq!(c.wait_timeout(never, Duration::ZERO).await, Err(TimedOut));
+    ///
     /// // A timed wait that is dropped after it was handed a completion passes it on.
     /// let mut first = Box::pin(c.wait_timeout(never, Duration::from_secs(1)));
     /// let mut second = Box::pin(c.wait());
@@ -159,16 +185,25 @@ pin_project! {
     /// # });
     /// ```
     #[must_use = "futures do nothing unless `.await`ed or polled"]
+    #[project(!Unpin)]
     pub struct WaitTimeout<'a, S, L: Lock = DefaultLock> {
         #[pin]
-        inner: WaitOr<'a, S, L>,
+        wait: Wait<'a, L>,
+        // `None` for a zero timeout (a poll: no sleep), and once the result is known.
+        #[pin]
+        sleep: Option<S>,
+        // The result, once returned, for later polls.
+        result: Option<Result<(), TimedOut>>,
     }
 }
 
 impl<'a, S, L: Lock> WaitTimeout<'a, S, L> {
-    pub(crate) fn new(wait: Wait<'a, L>, sleep: S) -> Self {
+    /// A timed wait; `sleep` is `None` for a zero timeout.
+    pub(crate) fn new(wait: Wait<'a, L>, sleep: Option<S>) -> Self {
         Self {
-            inner: WaitOr::new(wait, sleep),
+            wait,
+            sleep,
+            result: None,
         }
     }
 }
@@ -177,23 +212,36 @@ impl<S: Future, L: Lock> Future for WaitTimeout<'_, S, L> {
     type Output = Result<(), TimedOut>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.project()
-            .inner
-            .poll(cx)
-            .map(|result| result.map_err(|_| TimedOut))
+        let mut this = self.project();
+        if let Some(result) = *this.result {
+            return Poll::Ready(result);
+        }
+        let result = match this.sleep.as_mut().as_pin_mut() {
+            // A zero timeout: take a completion now or time out, never queue.
+            None if this.wait.as_mut().take_now() => Ok(()),
+            None => Err(TimedOut),
+            Some(sleep) => match race(this.wait, sleep, cx) {
+                Poll::Ready(result) => result.map_err(|_| TimedOut),
+                Poll::Pending => return Poll::Pending,
+            },
+        };
+        this.sleep.set(None);
+        *this.result = Some(result);
+        Poll::Ready(result)
     }
 }
 
 impl<S: Future, L: Lock> FusedFuture for WaitTimeout<'_, S, L> {
     fn is_terminated(&self) -> bool {
-        self.inner.is_terminated()
+        self.result.is_some()
     }
 }
 
 impl<S, L: Lock> fmt::Debug for WaitTimeout<'_, S, L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WaitTimeout")
-            .field("wait", &self.inner.wait)
+            .field("wait", &self.wait)
+            .field("result", &self.result)
             .finish_non_exhaustive()
     }
 }

@@ -173,8 +173,14 @@ fn fast_paths_make_no_heap_operation() {
     });
     no_heap("a Ready wait polled again and dropped", || {
         let mut wait = pin!(c.wait());
-        assert_eq!(poll_with(wait.as_mut(), Waker::noop()), Poll::Ready(()));
-        assert_eq!(poll_with(wait.as_mut(), Waker::noop()), Poll::Ready(()));
+        assert_eq!(
+            poll_with(wait.as_mut(), futures::task::noop_waker_ref()),
+            Poll::Ready(())
+        );
+        assert_eq!(
+            poll_with(wait.as_mut(), futures::task::noop_waker_ref()),
+            Poll::Ready(())
+        );
     });
     no_heap("try_wait() with nothing banked", || {
         assert!(c.try_wait());
@@ -234,9 +240,15 @@ fn queued_wait_and_hand_off_make_no_heap_operation() {
     // The same with the no-op waker, the waker benchmarks use.
     let mut wait = Box::pin(Some(c.wait()));
     no_heap("queue, hand off, Ready, drop (no-op waker)", || {
-        assert_eq!(poll_slot(&mut wait, Waker::noop()), Poll::Pending);
+        assert_eq!(
+            poll_slot(&mut wait, futures::task::noop_waker_ref()),
+            Poll::Pending
+        );
         c.complete();
-        assert_eq!(poll_slot(&mut wait, Waker::noop()), Poll::Ready(()));
+        assert_eq!(
+            poll_slot(&mut wait, futures::task::noop_waker_ref()),
+            Poll::Ready(())
+        );
         wait.as_mut().set(None);
     });
 }

@@ -250,6 +250,23 @@ fn wait_blocking_timeout_zero() {
     assert_eq!(c.wait_blocking_timeout(Duration::ZERO), Ok(()));
 }
 
+/// A zero timeout is a poll: behind a queued waiter it answers `Err` at once, does not
+/// join the queue, and the next completion goes to the queued waiter.
+#[test]
+fn wait_blocking_timeout_zero_never_queues_behind_a_waiter() {
+    let c = Completion::new();
+    let (wakes, waker) = counting_waker();
+    let mut queued = Box::pin(c.wait());
+    assert_eq!(poll_once(queued.as_mut(), &waker), Poll::Pending);
+    for _ in 0..3 {
+        assert_eq!(c.wait_blocking_timeout(Duration::ZERO), Err(TimedOut));
+    }
+    c.complete();
+    assert_eq!(wakes.wakes(), 1);
+    assert_eq!(poll_once(queued.as_mut(), &waker), Poll::Ready(()));
+    assert_eq!(c.wait_blocking_timeout(Duration::ZERO), Err(TimedOut));
+}
+
 #[test]
 fn a_timed_out_blocking_wait_keeps_nothing_a_later_complete_is_banked() {
     let c = Completion::new();

@@ -170,9 +170,9 @@ fn reinit_between_batches_keeps_the_release() {
     C.complete();
     assert_eq!(newcomer_inner.wakes.load(Ordering::SeqCst), 1);
     let mut newcomer = newcomer.lock().unwrap().take().unwrap();
-    let poll = newcomer
-        .as_mut()
-        .poll(&mut Context::from_waker(&Waker::noop().clone()));
+    let poll = newcomer.as_mut().poll(&mut Context::from_waker(
+        &futures::task::noop_waker_ref().clone(),
+    ));
     assert!(poll.is_ready());
     assert!(!C.try_wait(), "the completion went to the newcomer");
 }

@@ -12,9 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::task::Waker;
 
 use async_completion::{Completion, Wait};
-use futures::future::FusedFuture;
+use futures_core::FusedFuture;
 
-use common::{counting_waker, hook_waker, panicking_waker, poll_once, TestWaker};
+use common::{block_on, counting_waker, hook_waker, panicking_waker, poll_once, TestWaker};
 
 /// `format!("{c:?}")`.
 fn debug(c: &Completion) -> String {
@@ -86,7 +86,7 @@ fn usable_as_a_static() {
     assert!(!STATIC.try_wait());
 
     // A `Wait<'static>` can go to another thread.
-    let waiter = std::thread::spawn(|| futures::executor::block_on(STATIC.wait()));
+    let waiter = std::thread::spawn(|| block_on(STATIC.wait()));
     STATIC.complete();
     waiter.join().unwrap();
     assert!(!STATIC.try_wait());
@@ -315,7 +315,7 @@ fn counted_completes_release_exactly_that_many_waits() {
 #[test]
 fn count_saturates_at_max_count_and_never_becomes_complete_all() {
     assert_eq!(Completion::MAX_COUNT, u32::MAX - 2);
-    const { assert!(Completion::MAX_COUNT >= (1 << 31) - 1) };
+    const _: () = assert!(Completion::MAX_COUNT >= (1 << 31) - 1);
     let saturated = state(Completion::MAX_COUNT, false, false);
 
     let c = Completion::new();
@@ -1014,12 +1014,12 @@ fn writes_before_complete_are_visible_after_the_wait() {
             for i in 1..=ROUNDS {
                 data.store(i, Ordering::Relaxed);
                 ready.complete();
-                futures::executor::block_on(ack.wait());
+                block_on(ack.wait());
             }
         });
         for i in 1..=ROUNDS {
             if i % 2 == 0 {
-                futures::executor::block_on(ready.wait());
+                block_on(ready.wait());
             } else {
                 while !ready.try_wait() {
                     std::thread::yield_now();
@@ -1046,7 +1046,7 @@ fn writes_before_complete_all_are_visible_to_every_waiter() {
                             std::thread::yield_now();
                         }
                     } else {
-                        futures::executor::block_on(go.wait());
+                        block_on(go.wait());
                     }
                     data.load(Ordering::Relaxed)
                 })

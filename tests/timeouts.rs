@@ -510,8 +510,8 @@ fn fused_wait_timeout_in_select_loop() {
 }
 
 #[test]
-#[should_panic(expected = "polled after completion")]
-fn polling_wait_or_after_ready_panics() {
+#[should_panic(expected = "`WaitOr` polled after it returned `Ready`")]
+fn polling_wait_or_after_ready_panics_naming_wait_or() {
     let c = Completion::new();
     let (_, waker) = counting_waker();
     let mut w = pin!(c.wait_or(std::future::ready(())));
@@ -520,14 +520,140 @@ fn polling_wait_or_after_ready_panics() {
 }
 
 #[test]
-#[should_panic(expected = "polled after completion")]
-fn polling_wait_timeout_after_ready_panics() {
+fn polling_wait_timeout_after_ready_returns_the_same_result_and_consumes_nothing() {
+    let never = |_: Duration| std::future::pending::<()>();
+    let expired = |_: Duration| std::future::ready(());
     let c = Completion::new();
-    c.complete();
     let (_, waker) = counting_waker();
-    let mut w = pin!(c.wait_timeout(|_: Duration| std::future::pending::<()>(), ms(1)));
-    assert_eq!(poll_once(w.as_mut(), &waker), Poll::Ready(Ok(())));
-    let _ = poll_once(w.as_mut(), &waker);
+
+    c.complete();
+    let mut ok = pin!(c.wait_timeout(never, ms(1)));
+    assert_eq!(poll_once(ok.as_mut(), &waker), Poll::Ready(Ok(())));
+    assert!(ok.is_terminated());
+    c.complete();
+    for _ in 0..3 {
+        assert_eq!(poll_once(ok.as_mut(), &waker), Poll::Ready(Ok(())));
+    }
+    assert!(c.try_wait(), "re-polls consumed nothing");
+
+    let mut timed_out = pin!(c.wait_timeout(expired, ms(1)));
+    assert_eq!(
+        poll_once(timed_out.as_mut(), &waker),
+        Poll::Ready(Err(TimedOut))
+    );
+    assert!(timed_out.is_terminated());
+    c.complete(); // banked now: a re-poll must neither take it nor turn into `Ok`
+    assert_eq!(
+        poll_once(timed_out.as_mut(), &waker),
+        Poll::Ready(Err(TimedOut))
+    );
+    assert!(c.try_wait(), "the re-poll consumed nothing");
+}
+
+/// `tokio::select!` in a loop re-polls a branch whose future already finished unless the
+/// branch is disabled; a finished `WaitTimeout` answers with its result, never a panic.
+#[tokio::test(start_paused = true)]
+async fn wait_timeout_in_a_tokio_select_loop() {
+    let c = Completion::new();
+    let mut timed = pin!(c.wait_timeout(TOKIO, ms(10)));
+    let mut ticks = 0;
+    let mut results = Vec::new();
+    while results.len() < 2 {
+        tokio::select! {
+            biased;
+            r = &mut timed => results.push(r),
+            _ = tokio::time::sleep(ms(4)) => ticks += 1,
+        }
+    }
+    assert_eq!(results, [Err(TimedOut), Err(TimedOut)]);
+    assert_eq!(ticks, 2, "two 4 ms ticks before the 10 ms deadline");
+}
+
+// ---------------------------------------------------------------------------------------
+// Zero and maximal timeouts
+// ---------------------------------------------------------------------------------------
+
+/// A zero timeout is the kernel's `wait_for_completion_timeout(x, 0)`: a poll. It never
+/// calls the timer and never queues, so it can neither take a completion that belongs to
+/// a queued waiter nor keep one.
+#[test]
+fn zero_timeout_never_calls_the_timer_and_never_queues() {
+    let calls = Cell::new(0);
+    let timer = |_: Duration| {
+        calls.set(calls.get() + 1);
+        std::future::pending::<()>()
+    };
+    let c = Completion::new();
+    let (_, waker) = counting_waker();
+
+    // Nothing banked: `Err` on the first poll.
+    let mut zero = pin!(c.wait_timeout(timer, Duration::ZERO));
+    assert_eq!(poll_once(zero.as_mut(), &waker), Poll::Ready(Err(TimedOut)));
+    assert!(zero.is_terminated());
+
+    // Banked: taken.
+    c.complete();
+    assert!(c.is_done());
+    let mut zero = pin!(c.wait_timeout(timer, Duration::ZERO));
+    assert_eq!(poll_once(zero.as_mut(), &waker), Poll::Ready(Ok(())));
+    assert!(
+        !c.is_done(),
+        "the zero-timeout wait consumed the completion"
+    );
+
+    // With a waiter queued, a zero-timeout wait does not queue behind it: the next
+    // completion goes to the queued waiter, which is the only one woken.
+    let (queued_wakes, queued_waker) = counting_waker();
+    let mut queued = pin!(c.wait());
+    assert_eq!(poll_once(queued.as_mut(), &queued_waker), Poll::Pending);
+    let (zero_wakes, zero_waker) = counting_waker();
+    let mut zero = pin!(c.wait_timeout(timer, Duration::ZERO));
+    assert_eq!(
+        poll_once(zero.as_mut(), &zero_waker),
+        Poll::Ready(Err(TimedOut))
+    );
+    c.complete();
+    assert_eq!(queued_wakes.wakes(), 1);
+    assert_eq!(zero_wakes.wakes(), 0);
+    assert_eq!(poll_once(queued.as_mut(), &queued_waker), Poll::Ready(()));
+    assert!(
+        !c.is_done(),
+        "nothing left over: the completion was handed to the waiter"
+    );
+
+    // After `complete_all`: `Ok`, consuming nothing.
+    c.complete_all();
+    for _ in 0..2 {
+        let mut zero = pin!(c.wait_timeout(timer, Duration::ZERO));
+        assert_eq!(poll_once(zero.as_mut(), &waker), Poll::Ready(Ok(())));
+    }
+    assert!(c.is_done());
+
+    assert_eq!(calls.get(), 0, "a zero timeout never calls the timer");
+}
+
+/// With tokio's clock: a zero timeout answers on the first poll, without a timer tick.
+#[tokio::test(start_paused = true)]
+async fn zero_timeout_with_the_tokio_timer_answers_on_the_first_poll() {
+    let c = Completion::new();
+    let (_, waker) = counting_waker();
+    let mut zero = pin!(c.wait_timeout(TOKIO, Duration::ZERO));
+    assert_eq!(poll_once(zero.as_mut(), &waker), Poll::Ready(Err(TimedOut)));
+}
+
+/// `Duration::MAX` waits forever, and never panics (tokio's sleep clamps the deadline).
+#[tokio::test(start_paused = true)]
+async fn max_timeout_waits_until_completed() {
+    let c = Arc::new(Completion::new());
+    let completer = tokio::spawn({
+        let c = c.clone();
+        async move {
+            tokio::time::sleep(Duration::from_secs(1_000_000)).await;
+            c.complete();
+        }
+    });
+    assert_eq!(c.wait_timeout(TOKIO, Duration::MAX).await, Ok(()));
+    completer.await.unwrap();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -671,6 +797,26 @@ async fn async_io_timer_completion_in_time_is_ok() {
     );
     completer.await;
     assert!(!c.try_wait());
+}
+
+#[cfg(feature = "async-io")]
+#[cfg_attr(
+    miri,
+    ignore = "async-io's reactor calls timerfd_create, which Miri does not support"
+)]
+#[async_std::test]
+async fn async_io_timer_max_timeout_waits_until_completed() {
+    let c = Arc::new(Completion::new());
+    let completer = async_std::task::spawn({
+        let c = c.clone();
+        async move {
+            async_std::task::sleep(ms(10)).await;
+            c.complete();
+        }
+    });
+    // `Duration::MAX` cannot be a deadline: async-io's timer then never fires, no panic.
+    assert_eq!(c.wait_timeout(AsyncIoTimer, Duration::MAX).await, Ok(()));
+    completer.await;
 }
 
 #[cfg(feature = "async-io")]

@@ -66,3 +66,22 @@ pub fn panicking_waker() -> (Arc<TestWaker>, Waker) {
 pub fn poll_once<F: Future + ?Sized>(fut: Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
     fut.poll(&mut Context::from_waker(waker))
 }
+
+/// Runs `fut` to completion on the current thread, parking between polls: a minimal
+/// executor, so the tests that use it need no dev-dependency (they run on the MSRV).
+pub fn block_on<F: Future>(fut: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        if let Poll::Ready(output) = poll_once(fut.as_mut(), &waker) {
+            return output;
+        }
+        std::thread::park();
+    }
+}
