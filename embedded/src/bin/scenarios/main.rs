@@ -797,10 +797,13 @@ async fn main(spawner: Spawner) {
     clock::start(&mut core.SYST, &mut core.SCB);
     irq::init(&mut core.NVIC);
     hprintln!(
-        "async-completion firmware on {}: SysTick {} Hz core clock, {} Hz tick",
+        "async-completion firmware on {}: SysTick {} Hz core clock, {} Hz tick; Completion<CriticalSectionLock> {} B, Wait {} B, WaitTimeout<EmbassyTimer> {} B",
         chip::NAME,
         chip::CORE_HZ,
-        clock::TICK_HZ
+        clock::TICK_HZ,
+        size_of::<Completion<CriticalSectionLock>>(),
+        size_of::<async_completion::Wait<'static, CriticalSectionLock>>(),
+        size_of::<async_completion::WaitTimeout<'static, embassy_time::Timer, CriticalSectionLock>>(),
     );
 
     let results = [
