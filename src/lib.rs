@@ -6,6 +6,7 @@
 #![cfg_attr(
     not(all(
         feature = "std",
+        feature = "critical-section",
         feature = "tokio",
         feature = "async-io",
         feature = "embassy-time"
