@@ -5,10 +5,11 @@
 #   benches/callgrind.sh                 # every scenario/implementation pair
 #   benches/callgrind.sh handoff_one     # only the pairs whose scenario matches
 #
-# Each pair runs `examples/fastpath_counts` twice under `valgrind --tool=callgrind`, with
-# N1 and N2 repetitions; (Ir(N2) - Ir(N1)) / (N2 - N1) is the instruction count of one
-# repetition, with start-up and tear-down cancelled out. The scenario code is the one the
-# criterion benches time (benches/ops/mod.rs). Output: a Markdown table on stdout.
+# Each pair runs the `fastpath_counts` binary of the benches package
+# (benches/src/bin/fastpath_counts.rs) twice under `valgrind --tool=callgrind`, with N1 and
+# N2 repetitions; (Ir(N2) - Ir(N1)) / (N2 - N1) is the instruction count of one repetition,
+# with start-up and tear-down cancelled out. The scenario code is the one the criterion
+# benches time (benches/benches/ops/mod.rs). Output: a Markdown table on stdout.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -17,8 +18,8 @@ N2=${N2:-110000}
 filter=${1:-}
 
 command -v valgrind >/dev/null || { echo "valgrind is not installed" >&2; exit 1; }
-cargo build --release --example fastpath_counts >&2
-bin=target/release/examples/fastpath_counts
+cargo build --release -p async-completion-benches --bin fastpath_counts >&2
+bin=${CARGO_TARGET_DIR:-target}/release/fastpath_counts
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 

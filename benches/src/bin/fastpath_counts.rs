@@ -3,13 +3,13 @@
 //! divides the difference, so start-up cost cancels out).
 //!
 //! ```text
-//! cargo run --release --example fastpath_counts -- <scenario> <implementation> <N>
-//! cargo run --release --example fastpath_counts -- list
+//! cargo run --release -p async-completion-benches --bin fastpath_counts -- <scenario> <impl> <N>
+//! cargo run --release -p async-completion-benches --bin fastpath_counts -- list
 //! ```
 //!
-//! The scenario code is the one the criterion benches time (`benches/ops/mod.rs`).
+//! The scenario code is the one the criterion benches time (`benches/benches/ops/mod.rs`).
 
-#[path = "../benches/ops/mod.rs"]
+#[path = "../../benches/ops/mod.rs"]
 mod ops;
 
 use std::hint::black_box;
@@ -19,7 +19,7 @@ use std::sync::atomic::AtomicU32;
 use async_completion::Completion;
 
 /// Every (scenario, implementation) pair that exists; a peer is absent where it does not
-/// offer the operation (see `benches/completion.rs`).
+/// offer the operation (see `benches/benches/completion.rs`).
 const PAIRS: &[(&str, &str)] = &[
     ("bank_then_take", "async_completion"),
     ("bank_then_take", "tokio_notify"),

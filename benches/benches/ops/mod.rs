@@ -1,7 +1,7 @@
 //! The single-threaded scenarios, one function per implementation and scenario, shared by
-//! the criterion benches (`benches/completion.rs`) and the instruction counter
-//! (`examples/fastpath_counts.rs`, run under callgrind by `benches/callgrind.sh`), so both
-//! measure exactly the same code.
+//! the criterion benches (`benches/benches/completion.rs`) and the instruction counter
+//! (`benches/src/bin/fastpath_counts.rs`, run under callgrind by `benches/callgrind.sh`),
+//! so both measure exactly the same code.
 //!
 //! Every future is polled by hand with [`Waker::noop`]; every function asserts the outcome
 //! the scenario expects (`Pending`, then `Ready`), so a peer that does not do what the row

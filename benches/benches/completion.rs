@@ -1,5 +1,5 @@
-//! `cargo bench --bench completion`: every scenario on `async-completion` and on each peer
-//! that offers the same operation, in one run.
+//! `cargo bench -p async-completion-benches`: every scenario on `async-completion` and on
+//! each peer that offers the same operation, in one run.
 //!
 //! Peers: `tokio::sync::Notify`, `tokio::sync::Semaphore`, `event-listener` 5 (alone, and
 //! with an `AtomicUsize` count as a counting signal), `maitake-sync`'s `WaitQueue`,
@@ -620,8 +620,8 @@ trait BlockingSignal: Send + Sync + 'static {
     fn take_blocking(&self);
 }
 
-// `wait_blocking` needs the `std` feature; without it (`cargo bench --no-default-features`,
-// which measures the spinlock build) the row is left out.
+// `wait_blocking` needs the `std` feature; without it (`--no-default-features`, which
+// measures the spinlock build) the row is left out.
 #[cfg(feature = "std")]
 impl BlockingSignal for Completion {
     fn new() -> Self {
