@@ -213,7 +213,9 @@ impl<Q: QueueRef> Waiter<Q> {
     pub(crate) fn finish(&self) {
         // Only the owner links a node, so a `Relaxed` look is enough to see our own store.
         // A hard check: marking a linked node `DONE` would let `Drop` free it linked (I3).
-        assert_ne!(self.node.status.load(Ordering::Relaxed), QUEUED);
+        if self.node.status.load(Ordering::Relaxed) == QUEUED {
+            broken("finish() on a queued waiter");
+        }
         self.node.status.store(DONE, Ordering::Relaxed);
     }
 }
@@ -252,7 +254,9 @@ impl<L: Lock> Locked<'_, L> {
     }
 
     fn check(&self, queue: &Queue<L>) {
-        assert!(ptr::eq(self.queue, queue), "waiter of another queue");
+        if !ptr::eq(self.queue, queue) {
+            broken("waiter of another queue");
+        }
     }
 
     /// Links `waiter` at the tail of the main queue with `waker`.
@@ -265,11 +269,9 @@ impl<L: Lock> Locked<'_, L> {
     ) {
         self.check(waiter.queue());
         let node = &waiter.node;
-        assert_eq!(
-            node.status.load(Ordering::Relaxed),
-            IDLE,
-            "waiter queued twice"
-        );
+        if node.status.load(Ordering::Relaxed) != IDLE {
+            broken("waiter queued twice");
+        }
         let gen = self.gen();
         let new = NonNull::from(node);
         // SAFETY: the lock is held (I1); the node is not linked, so nobody else reads its
@@ -334,7 +336,9 @@ impl<L: Lock> Locked<'_, L> {
         waker: Waker,
     ) -> Option<Waker> {
         self.check(waiter.queue());
-        assert_eq!(waiter.node.status.load(Ordering::Relaxed), QUEUED);
+        if waiter.node.status.load(Ordering::Relaxed) != QUEUED {
+            broken("replace_waker() on a waiter not queued");
+        }
         // SAFETY: the lock is held (I1).
         waiter
             .node
@@ -361,7 +365,9 @@ impl<L: Lock> Locked<'_, L> {
     /// Moves every waiter of the main queue onto `drain`'s circle and bumps `gen`, so
     /// they all count as released from now on. Call at most once per `Drain`.
     pub(crate) fn release_all(&mut self, drain: Pin<&Drain<'_, L>>) {
-        assert!(ptr::eq(self.queue, drain.queue) && !drain.active.get());
+        if !ptr::eq(self.queue, drain.queue) || drain.active.get() {
+            broken("release_all() with a foreign or active drain");
+        }
         let Some(head) = self.head() else { return };
         let guard = NonNull::from(&drain.guard);
         // SAFETY: the lock is held (I1); `head` and its `prev` (the tail) are linked (I4);
@@ -410,7 +416,10 @@ impl<L: Lock> Locked<'_, L> {
             let waker = node.waker.with_mut(|w| (*w).take());
             // Last access to the node (I5).
             node.status.store(status, Ordering::Release);
-            waker.expect("a queued waiter always has a waker")
+            match waker {
+                Some(waker) => waker,
+                None => broken("a queued waiter always has a waker"),
+            }
         }
     }
 }
@@ -488,4 +497,12 @@ unsafe fn set_prev(node: NonNull<Node>, to: NonNull<Node>) {
 unsafe fn set_next(node: NonNull<Node>, to: NonNull<Node>) {
     // SAFETY: see above.
     unsafe { node.as_ref().next.with_mut(|p| *p = to) }
+}
+
+/// A broken internal invariant: one outlined, non-generic panic for every hard check, so
+/// each check costs a compare and a call (no `assert_eq!` `Debug` arguments per site).
+#[cold]
+#[inline(never)]
+fn broken(what: &'static str) -> ! {
+    panic!("async-completion: {}", what)
 }
