@@ -3,19 +3,21 @@
 //! [`EmbassyTimer`] timeouts: the kernel's `wait_for_completion_timeout()` on embassy.
 //!
 //! On a microcontroller, `DATA_READY.complete()` would be called from the sensor's
-//! interrupt handler: with the `critical-section` feature, `complete()` is interrupt safe.
-//! Here an "interrupt" task calls it at irregular intervals.
+//! interrupt handler, so it names an interrupt-safe lock: `Completion<CriticalSectionLock>`
+//! (feature `critical-section`), built with `Completion::with_lock()`. Here an "interrupt"
+//! task calls it at irregular intervals. The firmware in `embedded/` does the same with
+//! real interrupt handlers on emulated Cortex-M chips (`bash embedded/run.sh`).
 //!
 //! Run with `cargo run --example embassy --features embassy-time,critical-section`.
 
 use core::time::Duration;
 
-use async_completion::{Completion, EmbassyTimer};
+use async_completion::{Completion, CriticalSectionLock, EmbassyTimer};
 use embassy_executor::Spawner;
 use embassy_time::{Instant, Timer};
 
 /// Set by the sensor "interrupt" when a sample is ready.
-static DATA_READY: Completion = Completion::new();
+static DATA_READY: Completion<CriticalSectionLock> = Completion::with_lock();
 /// Set by the reader once it is done.
 static FINISHED: Completion = Completion::new();
 
