@@ -31,6 +31,11 @@ pin_project! {
     /// on multi-threaded runtimes. Needs the `alloc` feature and a target with
     /// pointer-sized atomics (for `Arc`).
     ///
+    /// # Pinning
+    ///
+    /// `!Unpin`, like [`Wait`](crate::Wait) (its queue node lives inside it): pin it with
+    /// [`core::pin::pin!`] or `Box::pin` to poll it by hand; `.await` does that for you.
+    ///
     /// # Examples
     ///
     /// ```

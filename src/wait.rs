@@ -29,8 +29,22 @@ pin_project! {
     /// count. Once it returned `Ready`, polling it again returns `Ready` and consumes
     /// nothing ([`FusedFuture::is_terminated`] is then `true`).
     ///
-    /// It is `!Unpin` (its queue node lives inside it): pin it with
-    /// [`core::pin::pin!`] or `Box::pin` to poll it by hand; `.await` does that for you.
+    /// # Pinning
+    ///
+    /// `Wait` is `!Unpin`: its queue node lives inside it, so it must not move once polled.
+    /// `.await` pins it for you; to poll it by hand (or to keep its place in a `select!`
+    /// loop), pin it with [`core::pin::pin!`] or `Box::pin`. (rustdoc does not list the
+    /// `!Unpin` impl, which `pin-project-lite` hides.) Polling it unpinned does not compile,
+    /// and the error names only public types: "`PhantomPinned` cannot be unpinned ...
+    /// required for `Wait<'_>` to implement `Unpin`".
+    ///
+    /// ```compile_fail,E0277
+    /// use async_completion::Completion;
+    ///
+    /// fn needs_unpin<T: Unpin>(_: &T) {}
+    /// let c = Completion::new();
+    /// needs_unpin(&c.wait()); // error[E0277]: `PhantomPinned` cannot be unpinned
+    /// ```
     ///
     /// # Where it may be polled from
     ///

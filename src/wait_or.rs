@@ -31,6 +31,11 @@ pin_project! {
     /// Any async task that can poll the other future. It is `Send` when the other future
     /// is, and allocates nothing beyond what the other future does.
     ///
+    /// # Pinning
+    ///
+    /// `!Unpin`, like [`Wait`] (its queue node lives inside it): pin it with
+    /// [`core::pin::pin!`] or `Box::pin` to poll it by hand; `.await` does that for you.
+    ///
     /// # Panics
     ///
     /// If polled again after it returned `Ready`, with the message "`WaitOr` polled after
@@ -146,6 +151,11 @@ pin_project! {
     ///
     /// Any async task whose runtime drives the sleep (see
     /// [`wait_timeout`](crate::Completion::wait_timeout)). It is `Send` when the sleep is.
+    ///
+    /// # Pinning
+    ///
+    /// `!Unpin`, like [`Wait`] (its queue node lives inside it): pin it with
+    /// [`core::pin::pin!`] or `Box::pin` to poll it by hand; `.await` does that for you.
     ///
     /// # Polled again after `Ready`
     ///
