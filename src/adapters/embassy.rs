@@ -46,10 +46,42 @@ impl EmbassyTimer {
         // ceil((s * 1e9 + n) * H / 1e9) = s * H + ceil(n * H / 1e9), exactly: no u128
         // division (a 1.3 KB software routine on 32-bit targets). n * H < 1e9 * 2^33 fits.
         let whole = duration.as_secs().saturating_mul(TICK_HZ);
-        // Rounded up by hand: `u64::div_ceil` is newer than the crate's MSRV.
-        let frac = (u64::from(duration.subsec_nanos()) * TICK_HZ + 999_999_999) / 1_000_000_000;
-        whole.saturating_add(frac)
+        whole.saturating_add(Fraction::<TICK_HZ>::ticks(duration.subsec_nanos()))
     }
+}
+
+/// `ceil(nanos * HZ / 1e9)` for `nanos < 1e9`: the sub-second part of a duration in ticks
+/// of a `HZ` clock. The fraction `HZ / 1e9` is reduced first; when its numerator times
+/// `nanos` fits in 32 bits (every rate that divides 1e9: 1 kHz, 1 MHz, ...), it is all
+/// `u32` arithmetic with a constant divisor, which compiles to a multiplication; otherwise
+/// one `u64` division (exact for any `HZ` below 18 GHz). Rounded up by hand: `div_ceil`
+/// is newer than the crate's MSRV.
+struct Fraction<const HZ: u64>;
+
+impl<const HZ: u64> Fraction<HZ> {
+    const GCD: u64 = gcd(HZ, 1_000_000_000);
+    const NUM: u64 = HZ / Self::GCD;
+    const DEN: u64 = 1_000_000_000 / Self::GCD;
+    const FITS_U32: bool = Self::NUM * 999_999_999 + (Self::DEN - 1) <= u32::MAX as u64;
+
+    #[inline]
+    fn ticks(nanos: u32) -> u64 {
+        if Self::FITS_U32 {
+            // Casts are exact: both constants are below 2^32 here.
+            u64::from((nanos * Self::NUM as u32 + (Self::DEN as u32 - 1)) / Self::DEN as u32)
+        } else {
+            (u64::from(nanos) * Self::NUM + (Self::DEN - 1)) / Self::DEN
+        }
+    }
+}
+
+const fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        let r = a % b;
+        a = b;
+        b = r;
+    }
+    a
 }
 
 impl crate::Timer for EmbassyTimer {
@@ -59,5 +91,59 @@ impl crate::Timer for EmbassyTimer {
         let duration = embassy_time::Duration::from_ticks(Self::ticks(duration));
         let deadline = Instant::now().checked_add(duration).unwrap_or(Instant::MAX);
         embassy_time::Timer::at(deadline)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Fraction;
+
+    /// The exact value, in `u128`.
+    fn reference(nanos: u32, hz: u64) -> u64 {
+        ((u128::from(nanos) * u128::from(hz) + 999_999_999) / 1_000_000_000) as u64
+    }
+
+    fn check<const HZ: u64>(fits_u32: bool) {
+        assert_eq!(Fraction::<HZ>::FITS_U32, fits_u32, "{HZ} Hz");
+        let mut nanos = 0u32;
+        let edges = [
+            0,
+            1,
+            2,
+            999,
+            1_000,
+            1_001,
+            999_999,
+            1_000_000,
+            1_000_001,
+            999_999_999,
+        ];
+        for n in edges.into_iter().chain(
+            core::iter::from_fn(|| {
+                nanos = nanos.wrapping_mul(2_654_435_761).wrapping_add(12_345) % 1_000_000_000;
+                Some(nanos)
+            })
+            .take(10_000),
+        ) {
+            assert_eq!(
+                Fraction::<HZ>::ticks(n),
+                reference(n, HZ),
+                "{n} ns at {HZ} Hz"
+            );
+        }
+    }
+
+    #[test]
+    fn sub_second_ticks_are_exact_and_rounded_up() {
+        check::<1>(true);
+        check::<1_000>(true);
+        check::<1_000_000>(true);
+        check::<1_000_000_000>(true);
+        check::<32_768>(false);
+        check::<3>(true);
+        check::<48_000_000>(false);
+        check::<4_000_000_000>(true);
+        check::<5_000_000_000>(false);
+        check::<{ u64::MAX / 2_000_000_000 }>(false);
     }
 }
