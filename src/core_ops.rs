@@ -8,7 +8,7 @@ use crate::batch::WakeBatch;
 use crate::lock::Lock;
 use crate::loom::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use crate::state::{has_count, ALL, MAX_COUNT, WAITERS, ZERO};
-use crate::waiters::{Drain, Queue, QueueRef, Waiter, DONE, HANDED, IDLE, QUEUED, RELEASED};
+use crate::waiters::{Drain, Queue, QueueRef, Waiter, DONE, HANDED, IDLE, QUEUED};
 
 impl<L: Lock> Queue<L> {
     /// Takes one banked completion, or sees `ALL`. Never queues. One CAS when banked.
@@ -73,6 +73,7 @@ impl<L: Lock> Queue<L> {
         }
     }
 
+    /// `complete()` under the lock: hand to the oldest waiter, or bank if none is queued.
     #[cold]
     fn hand_off_one(&self) {
         let waker = self.lock(|l| {
@@ -168,78 +169,69 @@ impl<L: Lock> Queue<L> {
         waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>,
         waker: &Waker,
     ) -> Poll<()> {
-        // Fast path: first poll with a completion banked.
-        if waiter.status() == IDLE && self.try_take() {
-            waiter.finish();
-            return Poll::Ready(());
-        }
-        self.poll_slow(waiter, waker)
+        self.poll_or_take(waiter, Some(waker))
     }
 
-    #[inline(never)]
-    fn poll_slow(&self, waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>, waker: &Waker) -> Poll<()> {
-        match waiter.status() {
-            DONE => Poll::Ready(()),
-            HANDED | RELEASED => {
-                waiter.finish();
-                Poll::Ready(())
-            }
-            QUEUED => self.poll_queued(waiter, waker),
-            _ => self.register(waiter, waker),
-        }
-    }
-
-    /// First poll that found nothing banked: queue at the tail, unless a completion
-    /// arrived meanwhile.
-    #[cold]
-    fn register(&self, waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>, waker: &Waker) -> Poll<()> {
-        let waker = waker.clone(); // user code: before locking
-        let unused = self.lock(|l| {
-            let mut state = self.state.load(Acquire);
-            loop {
-                let (new, ready) = match state {
-                    ALL => return Some(waker),
-                    WAITERS => break,
-                    ZERO => (WAITERS, false),
-                    count => (count - 1, true),
-                };
-                match self
-                    .state
-                    .compare_exchange_weak(state, new, Acquire, Acquire)
-                {
-                    Ok(_) if ready => return Some(waker),
-                    Ok(_) => break,
-                    Err(now) => state = now,
-                }
-            }
-            l.push_back(waiter, waker);
-            None
-        });
-        match unused {
-            Some(waker) => {
-                drop(waker); // user code: after unlocking
-                waiter.finish();
-                Poll::Ready(())
-            }
-            None => Poll::Pending,
-        }
-    }
-
-    /// Re-poll of a queued waiter: keep its place, store the newest waker.
-    #[cold]
-    fn poll_queued(
+    /// [`poll_wait`](Self::poll_wait) with `Some(waker)`. With `None` (a zero timeout, on
+    /// a waiter never polled) it never queues: `Ready` if a completion could be taken now,
+    /// else `Pending`; either way the waiter is finished. One shape for both, so a timed
+    /// wait carries one copy of the lock-free take, not two.
+    #[inline(always)]
+    pub(crate) fn poll_or_take(
         &self,
         waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>,
-        waker: &Waker,
+        waker: Option<&Waker>,
     ) -> Poll<()> {
+        match waiter.status() {
+            // Fast path: first poll with a completion banked.
+            IDLE if self.try_take() => {
+                waiter.finish();
+                return Poll::Ready(());
+            }
+            IDLE | QUEUED => {}
+            // Handed a completion or released (no lock needed), or already `Ready`.
+            _ => {
+                waiter.finish();
+                return Poll::Ready(());
+            }
+        }
+        match waker {
+            Some(waker) => self.poll_slow(waiter, waker),
+            None => {
+                waiter.finish();
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Every poll but a first one that found a completion banked: one function (one lock
+    /// site) for the first poll that queues and for re-polls of a queued waiter, which
+    /// keeps firmware small.
+    #[inline(never)]
+    fn poll_slow(&self, waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>, waker: &Waker) -> Poll<()> {
         enum Step {
             Ready(Option<Waker>),
             Pending(Option<Waker>),
             NeedWaker,
         }
-        let mut fresh: Option<Waker> = None;
+        // A first poll queues with a waker of its own, cloned before locking (user code).
+        let mut fresh = match waiter.status() {
+            IDLE => Some(waker.clone()),
+            _ => None,
+        };
         loop {
             let step = self.lock(|l| match waiter.status() {
+                // Nothing was banked a moment ago: take what arrived since, or queue at the
+                // tail (only this owner moves a waiter out of `IDLE`).
+                IDLE if self.take_or_announce() => Step::Ready(None),
+                IDLE => match fresh.take() {
+                    Some(new) => {
+                        l.push_back(waiter, new);
+                        Step::Pending(None)
+                    }
+                    None => Step::NeedWaker,
+                },
+                // Re-poll of a queued waiter: keep its place, store the newest waker.
                 QUEUED if l.is_released(waiter) => Step::Ready(l.remove(waiter)),
                 QUEUED => match fresh.take() {
                     Some(new) => Step::Pending(l.replace_waker(waiter, new)),
@@ -260,6 +252,28 @@ impl<L: Lock> Queue<L> {
                     waiter.finish();
                     return Poll::Ready(());
                 }
+            }
+        }
+    }
+
+    /// Under the lock, for a waiter about to queue: takes a banked completion (or sees
+    /// `ALL`) and returns `true`, or sets `WAITERS` and returns `false`.
+    #[inline]
+    fn take_or_announce(&self) -> bool {
+        let mut state = self.state.load(Acquire);
+        loop {
+            let (new, ready) = match state {
+                ALL => return true,
+                WAITERS => return false,
+                ZERO => (WAITERS, false),
+                count => (count - 1, true),
+            };
+            match self
+                .state
+                .compare_exchange_weak(state, new, Acquire, Acquire)
+            {
+                Ok(_) => return ready,
+                Err(now) => state = now,
             }
         }
     }
@@ -287,7 +301,9 @@ impl<L: Lock> Queue<L> {
         };
         waiter.finish();
         if handed {
-            self.complete_one();
+            // `complete()` without its lock-free banking attempt: this path is cold, and
+            // one call is smaller than a second inlined copy of `bank`.
+            self.hand_off_one();
         }
     }
 }

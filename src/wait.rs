@@ -3,7 +3,7 @@
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
-use core::task::{Context, Poll};
+use core::task::{Context, Poll, Waker};
 
 use futures_core::FusedFuture;
 use pin_project_lite::pin_project;
@@ -89,14 +89,13 @@ impl<'a, L: Lock> Wait<'a, L> {
         matches!(self.waiter.status(), HANDED | RELEASED | DONE)
     }
 
-    /// Takes a completion now if one is banked (or everything was completed), without
-    /// ever queueing: the zero-timeout wait. Afterwards the future is terminated. Only
-    /// called on a wait that was never polled.
-    pub(crate) fn take_now(self: Pin<&mut Self>) -> bool {
+    /// Polls with `Some(waker)`; with `None`, for a zero timeout on a wait never polled,
+    /// takes a completion now (`Ready`) or gives up (`Pending`) without ever queueing, and
+    /// the future is terminated either way.
+    #[inline(always)]
+    pub(crate) fn poll_or_take(self: Pin<&mut Self>, waker: Option<&Waker>) -> Poll<()> {
         let waiter = self.project().waiter.into_ref();
-        let taken = waiter.queue().try_take();
-        waiter.finish();
-        taken
+        waiter.queue().poll_or_take(waiter, waker)
     }
 
     /// Leaves the queue now, passing on a completion handed to this wait; afterwards the
@@ -112,8 +111,7 @@ impl<L: Lock> Future for Wait<'_, L> {
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let waiter = self.project().waiter.into_ref();
-        waiter.queue().poll_wait(waiter, cx.waker())
+        self.poll_or_take(Some(cx.waker()))
     }
 }
 

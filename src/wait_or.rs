@@ -226,13 +226,20 @@ impl<S: Future, L: Lock> Future for WaitTimeout<'_, S, L> {
         if let Some(result) = *this.result {
             return Poll::Ready(result);
         }
-        let result = match this.sleep.as_mut().as_pin_mut() {
-            // A zero timeout: take a completion now or time out, never queue.
-            None if this.wait.as_mut().take_now() => Ok(()),
-            None => Err(TimedOut),
-            Some(sleep) => match race(this.wait, sleep, cx) {
-                Poll::Ready(result) => result.map_err(|_| TimedOut),
-                Poll::Pending => return Poll::Pending,
+        // No sleep is a zero timeout: take a completion now or time out, never queue.
+        let waker = this.sleep.is_some().then(|| cx.waker());
+        let result = match this.wait.as_mut().poll_or_take(waker) {
+            Poll::Ready(()) => Ok(()),
+            Poll::Pending => match this.sleep.as_mut().as_pin_mut() {
+                None => Err(TimedOut),
+                // The completion wins a tie: the wait was polled first.
+                Some(sleep) => match sleep.poll(cx) {
+                    Poll::Ready(_) => {
+                        this.wait.cancel();
+                        Err(TimedOut)
+                    }
+                    Poll::Pending => return Poll::Pending,
+                },
             },
         };
         this.sleep.set(None);
