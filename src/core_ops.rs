@@ -162,20 +162,11 @@ impl<L: Lock> Queue<L> {
         }
     }
 
-    /// Polls `waiter`: `Ready` once it consumed a completion (or saw `ALL`).
-    #[inline(always)]
-    pub(crate) fn poll_wait(
-        &self,
-        waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>,
-        waker: &Waker,
-    ) -> Poll<()> {
-        self.poll_or_take(waiter, Some(waker))
-    }
-
-    /// [`poll_wait`](Self::poll_wait) with `Some(waker)`. With `None` (a zero timeout, on
-    /// a waiter never polled) it never queues: `Ready` if a completion could be taken now,
-    /// else `Pending`; either way the waiter is finished. One shape for both, so a timed
-    /// wait carries one copy of the lock-free take, not two.
+    /// Polls `waiter` with `Some(waker)`: `Ready` once it consumed a completion (or saw
+    /// `ALL`). With `None` (a zero timeout, on a waiter never polled) it never queues:
+    /// `Ready` if a completion could be taken now, else `Pending`; either way the waiter is
+    /// finished. One shape for both, so a timed wait carries one copy of the lock-free
+    /// take, not two.
     #[inline(always)]
     pub(crate) fn poll_or_take(
         &self,
