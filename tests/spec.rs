@@ -1059,3 +1059,63 @@ fn writes_before_complete_all_are_visible_to_every_waiter() {
         }
     });
 }
+
+// ---------------------------------------------------------------------------------------
+// A completion that arrives between a first poll's lock-free look and its lock
+// ---------------------------------------------------------------------------------------
+
+/// What the waker's `clone` does: it runs inside that window (a first poll that finds
+/// nothing banked clones its waker before it locks to queue).
+static WINDOW: Completion = Completion::new();
+/// 0: nothing; 1: `complete()` once; 2: `complete_all()` once; 3: `complete_n(2)` once.
+static WINDOW_ACTION: AtomicUsize = AtomicUsize::new(0);
+
+fn window_waker() -> Waker {
+    use std::task::{RawWaker, RawWakerVTable};
+    fn raw() -> RawWaker {
+        RawWaker::new(std::ptr::null(), &VTABLE)
+    }
+    fn clone(_: *const ()) -> RawWaker {
+        match WINDOW_ACTION.swap(0, Ordering::SeqCst) {
+            1 => WINDOW.complete(),
+            2 => WINDOW.complete_all(),
+            3 => WINDOW.complete_n(2),
+            _ => {}
+        }
+        raw()
+    }
+    fn noop(_: *const ()) {}
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, noop);
+    // SAFETY: the vtable's functions ignore the (null) data pointer and are thread-safe.
+    unsafe { Waker::from_raw(raw()) }
+}
+
+#[test]
+fn a_completion_arriving_before_the_lock_is_taken_not_queued() {
+    let waker = window_waker();
+    let poll_with = |action| {
+        WINDOW_ACTION.store(action, Ordering::SeqCst);
+        let mut w = pin!(WINDOW.wait());
+        let ready = poll_once(w.as_mut(), &waker).is_ready();
+        assert_eq!(WINDOW_ACTION.load(Ordering::SeqCst), 0, "the clone ran");
+        (ready, w.is_terminated())
+    };
+
+    // One completion in the window: this wait consumes it; nothing is banked, nobody queued.
+    assert_eq!(poll_with(1), (true, true));
+    assert_eq!(debug(&WINDOW), state(0, false, false));
+
+    // Two: one consumed, one left banked.
+    assert_eq!(poll_with(3), (true, true));
+    assert_eq!(debug(&WINDOW), state(1, false, false));
+    assert!(WINDOW.try_wait());
+
+    // Nothing in the window: the wait queues (and leaves the queue when dropped).
+    assert_eq!(poll_with(0), (false, false));
+    assert_eq!(debug(&WINDOW), state(0, false, false));
+
+    // `complete_all` in the window: ready, and the state stays completed for all.
+    assert_eq!(poll_with(2), (true, true));
+    assert_eq!(debug(&WINDOW), state(0, true, false));
+    WINDOW.reinit();
+}
