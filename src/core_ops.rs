@@ -200,35 +200,50 @@ impl<L: Lock> Queue<L> {
     /// keeps firmware small.
     #[inline(never)]
     fn poll_slow(&self, waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>, waker: &Waker) -> Poll<()> {
-        // The waiter is `IDLE` or `QUEUED` and, either way, stores a waker of its own:
-        // cloned here, before locking, because a clone runs user code. (Only the owner
-        // moves a waiter out of `IDLE`, so it is still `IDLE` or `QUEUED` under the lock,
-        // unless a completer handed it a completion or released it meanwhile.)
-        let mut fresh = Some(waker.clone());
-        let (ready, old) = self.lock(|l| match waiter.status() {
-            // Nothing was banked a moment ago: take what arrived since, or queue at the tail.
-            IDLE if self.take_or_announce() => (true, None),
-            IDLE => {
-                if let Some(new) = fresh.take() {
-                    l.push_back(waiter, new);
+        enum Step {
+            Ready(Option<Waker>),
+            Pending(Option<Waker>),
+            NeedWaker,
+        }
+        // A first poll queues with a waker of its own, cloned before locking (user code).
+        let mut fresh = match waiter.status() {
+            IDLE => Some(waker.clone()),
+            _ => None,
+        };
+        loop {
+            let step = self.lock(|l| match waiter.status() {
+                // Nothing was banked a moment ago: take what arrived since, or queue at the
+                // tail (only this owner moves a waiter out of `IDLE`).
+                IDLE if self.take_or_announce() => Step::Ready(None),
+                IDLE => match fresh.take() {
+                    Some(new) => {
+                        l.push_back(waiter, new);
+                        Step::Pending(None)
+                    }
+                    None => Step::NeedWaker,
+                },
+                // Re-poll of a queued waiter: keep its place, store the newest waker.
+                QUEUED if l.is_released(waiter) => Step::Ready(l.remove(waiter)),
+                QUEUED => match fresh.take() {
+                    Some(new) => Step::Pending(l.replace_waker(waiter, new)),
+                    None if l.will_wake(waiter, waker) => Step::Pending(None),
+                    None => Step::NeedWaker,
+                },
+                _ => Step::Ready(None),
+            });
+            // Wakers are cloned and dropped only here, with the lock released.
+            match step {
+                Step::NeedWaker => fresh = Some(waker.clone()),
+                Step::Pending(old) => {
+                    drop(old);
+                    return Poll::Pending;
                 }
-                (false, None)
+                Step::Ready(old) => {
+                    drop((old, fresh));
+                    waiter.finish();
+                    return Poll::Ready(());
+                }
             }
-            // Re-poll of a queued waiter: keep its place, store the newest waker.
-            QUEUED if l.is_released(waiter) => (true, l.remove(waiter)),
-            QUEUED => (
-                false,
-                fresh.take().and_then(|new| l.replace_waker(waiter, new)),
-            ),
-            _ => (true, None),
-        });
-        // Unused and replaced wakers are dropped (user code) with the lock released.
-        drop((old, fresh));
-        if ready {
-            waiter.finish();
-            Poll::Ready(())
-        } else {
-            Poll::Pending
         }
     }
 

@@ -315,6 +315,20 @@ impl<L: Lock> Locked<'_, L> {
             && node.gen.with(|g| unsafe { *g }) != self.gen()
     }
 
+    /// Whether the queued `waiter`'s stored waker would wake the same task as `waker`.
+    pub(crate) fn will_wake(
+        &self,
+        waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>,
+        waker: &Waker,
+    ) -> bool {
+        self.check(waiter.queue());
+        // SAFETY: the lock is held (I1).
+        waiter
+            .node
+            .waker
+            .with(|w| unsafe { (*w).as_ref() }.is_some_and(|w| w.will_wake(waker)))
+    }
+
     /// Stores `waker` in the queued `waiter`; returns the one it replaces.
     pub(crate) fn replace_waker(
         &mut self,
