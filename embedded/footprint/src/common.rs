@@ -31,7 +31,7 @@ use core::cell::RefCell;
 use core::task::Waker;
 use lm3s6965::{interrupt, Interrupt};
 
-/// QEMU's lm3s6965evb core clock (see `../src/bin/scenarios/chip.rs`).
+/// QEMU's lm3s6965evb core clock (see `../src/bin/scenarios/harness/chip.rs`).
 const CORE_HZ: u32 = 12_500_000;
 const TICK_HZ: u32 = 1_000;
 const _: () = assert!(embassy_time_driver::TICK_HZ == TICK_HZ as u64);

@@ -2,9 +2,11 @@
 //! peripheral timer that drives the storm. Everything else is shared.
 //!
 //! Two interrupts besides SysTick:
-//! - SIGNAL: an interrupt no peripheral raises, pended by software through the NVIC; its
-//!   handler runs whatever hook [`crate::irq::fire`] installed;
-//! - STORM: a periodic hardware timer, whose handler posts completions.
+//! - SIGNAL: an interrupt no peripheral raises, pended by software through the NVIC;
+//! - STORM: a periodic hardware timer.
+//!
+//! This module depends on nothing else in the firmware: what the two handlers run is
+//! passed in by [`irq`](super::irq), which binds them with [`bind_interrupts!`].
 
 pub use imp::*;
 
@@ -19,7 +21,6 @@ pub const PRIO_LOW: u8 = 0xC0;
 mod imp {
     use core::ptr::write_volatile;
 
-    use lm3s6965::interrupt;
     pub use lm3s6965::Interrupt;
 
     pub const NAME: &str = "Cortex-M3, TI LM3S6965 (QEMU lm3s6965evb)";
@@ -33,17 +34,36 @@ mod imp {
     /// General-purpose timer 0, half A.
     pub const STORM_IRQ: Interrupt = Interrupt::TIMER_0A;
 
-    #[interrupt]
-    fn GPIOA() {
-        crate::irq::on_signal();
-    }
+    /// The attribute that makes a function an interrupt handler, and the interrupt names it
+    /// checks the function's name against.
+    pub use lm3s6965::interrupt;
 
-    #[interrupt]
-    fn TIMER_0A() {
-        // GPTMICR.TATOCINT: acknowledge the time-out.
+    /// Defines the handlers of this chip's two interrupts: SIGNAL runs `$signal()`, STORM
+    /// acknowledges its timer and runs `$storm()`. Invoked once, by `irq`.
+    macro_rules! bind_interrupts {
+        (signal: $signal:path, storm: $storm:path $(,)?) => {
+            #[$crate::harness::chip::interrupt]
+            fn GPIOA() {
+                // `#[interrupt]` checks the name against the chip's `interrupt` enum.
+                use $crate::harness::chip::interrupt;
+                $signal();
+            }
+
+            #[$crate::harness::chip::interrupt]
+            fn TIMER_0A() {
+                use $crate::harness::chip::interrupt;
+                $crate::harness::chip::storm_timer_ack();
+                $storm();
+            }
+        };
+    }
+    pub(crate) use bind_interrupts;
+
+    /// Acknowledges timer 0's time-out (GPTMICR.TATOCINT), in its handler.
+    #[inline(always)]
+    pub fn storm_timer_ack() {
         // SAFETY: a write-1-to-clear register of timer 0, which only this firmware uses.
         unsafe { write_volatile(GPTM0_ICR, 1) };
-        crate::irq::on_storm_tick();
     }
 
     const RCGC1: *mut u32 = 0x400F_E104 as *mut u32;
@@ -85,7 +105,7 @@ mod imp {
 #[cfg(chip = "nrf51")]
 mod imp {
     pub use nrf51_pac::Interrupt;
-    use nrf51_pac::{interrupt, TIMER0};
+    use nrf51_pac::TIMER0;
 
     pub const NAME: &str = "Cortex-M0, Nordic nRF51822 (QEMU microbit)";
     /// The nRF51's 16 MHz HCLK (QEMU's microbit: the same; measured against the host
@@ -96,23 +116,43 @@ mod imp {
     pub const SIGNAL_IRQ: Interrupt = Interrupt::SWI0;
     pub const STORM_IRQ: Interrupt = Interrupt::TIMER0;
 
-    #[interrupt]
-    fn SWI0() {
-        crate::irq::on_signal();
-    }
+    /// The attribute that makes a function an interrupt handler, and the interrupt names it
+    /// checks the function's name against.
+    pub use nrf51_pac::interrupt;
 
-    #[interrupt]
-    fn TIMER0() {
+    /// Defines the handlers of this chip's two interrupts: SIGNAL runs `$signal()`, STORM
+    /// acknowledges its timer and runs `$storm()`. Invoked once, by `irq`.
+    macro_rules! bind_interrupts {
+        (signal: $signal:path, storm: $storm:path $(,)?) => {
+            #[$crate::harness::chip::interrupt]
+            fn SWI0() {
+                // `#[interrupt]` checks the name against the chip's `interrupt` enum.
+                use $crate::harness::chip::interrupt;
+                $signal();
+            }
+
+            #[$crate::harness::chip::interrupt]
+            fn TIMER0() {
+                use $crate::harness::chip::interrupt;
+                $crate::harness::chip::storm_timer_ack();
+                $storm();
+            }
+        };
+    }
+    pub(crate) use bind_interrupts;
+
+    /// Acknowledges TIMER0's compare event, in its handler.
+    #[inline(always)]
+    pub fn storm_timer_ack() {
         // SAFETY: TIMER0 is only used here and in `storm_timer_*`, never concurrently
         // (the handler does not preempt itself; start/stop run with it idle or in it).
         let timer = unsafe { &*TIMER0::ptr() };
         timer.events_compare[0].write(|w| unsafe { w.bits(0) });
-        crate::irq::on_storm_tick();
     }
 
     /// Starts TIMER0 at 1 MHz, compare 0 every `period_us`, cleared by a shortcut.
     pub fn storm_timer_start(period_us: u32) {
-        // SAFETY: see `TIMER0()`.
+        // SAFETY: see `storm_timer_ack`.
         let timer = unsafe { &*TIMER0::ptr() };
         timer.tasks_stop.write(|w| unsafe { w.bits(1) });
         timer.mode.write(|w| w.mode().timer());
@@ -128,7 +168,7 @@ mod imp {
 
     /// Stops TIMER0 (called from its own handler).
     pub fn storm_timer_stop() {
-        // SAFETY: see `TIMER0()`.
+        // SAFETY: see `storm_timer_ack`.
         let timer = unsafe { &*TIMER0::ptr() };
         timer.tasks_stop.write(|w| unsafe { w.bits(1) });
         timer.intenclr.write(|w| w.compare0().clear());

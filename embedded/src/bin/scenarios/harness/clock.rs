@@ -4,7 +4,7 @@
 //!   `Driver` trait, alarms kept in an `embassy-time-queue-utils` queue and checked on
 //!   every tick), so `EmbassyTimer` and `embassy_time::Timer` work;
 //! - [`TickSleep`], a sleep future that needs no embassy-time at all: the closure timer
-//!   `|d| TickSleep::new(d)` for `wait_timeout`.
+//!   [`tick_timer`] for `wait_timeout`.
 //!
 //! [`host_micros`] reads the host's monotonic clock through semihosting, to check the tick
 //! against real time.
@@ -22,6 +22,8 @@ use cortex_m_rt::exception;
 use critical_section::Mutex;
 use embassy_time_driver::Driver;
 use embassy_time_queue_utils::Queue;
+
+use super::chip;
 
 /// Ticks per second: embassy-time's `tick-hz-1_000`, and the unit of [`ticks`].
 pub const TICK_HZ: u32 = 1_000;
@@ -43,11 +45,11 @@ static SLEEPERS: Mutex<RefCell<[Option<Waker>; SLEEPER_SLOTS]>> =
 /// Starts the 1 ms SysTick interrupt on the core clock, at the lowest priority.
 pub fn start(syst: &mut SYST, scb: &mut SCB) {
     syst.set_clock_source(SystClkSource::Core);
-    syst.set_reload(crate::chip::CORE_HZ / TICK_HZ - 1);
+    syst.set_reload(chip::CORE_HZ / TICK_HZ - 1);
     syst.clear_current();
     // SAFETY: no priority-based critical section is in use (critical sections mask all
     // interrupts), so changing a priority cannot break one.
-    unsafe { scb.set_priority(SystemHandler::SysTick, crate::chip::PRIO_LOW) };
+    unsafe { scb.set_priority(SystemHandler::SysTick, chip::PRIO_LOW) };
     syst.enable_interrupt();
     syst.enable_counter();
 }
@@ -55,6 +57,57 @@ pub fn start(syst: &mut SYST, scb: &mut SCB) {
 /// Milliseconds since [`start`]: the clock of both embassy-time and [`TickSleep`].
 pub fn ticks() -> u64 {
     critical_section::with(|cs| TICKS.borrow(cs).get())
+}
+
+/// SysTick's control and status register: counter enabled, interrupt enabled, and the flag
+/// "counted to 0 since last read" (cleared by reading).
+const SYST_CSR_TICKINT: u32 = 1 << 1;
+const SYST_CSR_COUNTFLAG: u32 = 1 << 16;
+
+/// Proof that SysTick's interrupt is held back; give it to [`release_tick`].
+#[must_use]
+pub struct TickHeld(());
+
+/// Holds back SysTick's interrupt (the counter runs on) until [`release_tick`], so that
+/// nothing but the code under measurement writes below the stack pointer. Keep it short:
+/// more than a tick held is delivered as one tick, as when the core is late for a tick.
+pub fn hold_tick() -> TickHeld {
+    critical_section::with(|_| {
+        // SAFETY: after `start`, only this module touches SysTick, inside critical sections.
+        let syst = unsafe { &*SYST::PTR };
+        // Reading clears COUNTFLAG, set by ticks already delivered.
+        let csr = syst.csr.read();
+        // SAFETY: as above; clears TICKINT only.
+        unsafe {
+            syst.csr
+                .write(csr & !(SYST_CSR_TICKINT | SYST_CSR_COUNTFLAG))
+        };
+        // Counted to 0 between the read and the write (pended itself: TICKINT was set) or
+        // after the write (not pended): pend it, once. It is taken as this section ends.
+        if syst.csr.read() & SYST_CSR_COUNTFLAG != 0 {
+            SCB::set_pendst();
+        }
+    });
+    TickHeld(())
+}
+
+/// Lets SysTick interrupt again, delivering the tick that came due while it was held.
+pub fn release_tick(_held: TickHeld) {
+    critical_section::with(|_| {
+        // SAFETY: as in `hold_tick`.
+        let syst = unsafe { &*SYST::PTR };
+        let csr = syst.csr.read();
+        // SAFETY: as in `hold_tick`; sets TICKINT again.
+        unsafe {
+            syst.csr
+                .write((csr | SYST_CSR_TICKINT) & !SYST_CSR_COUNTFLAG)
+        };
+        // Counted to 0 while held (first read), or between the read and the write (second
+        // read). With TICKINT set a tick pends itself; pending it again is harmless.
+        if (csr | syst.csr.read()) & SYST_CSR_COUNTFLAG != 0 {
+            SCB::set_pendst();
+        }
+    });
 }
 
 #[exception]
@@ -109,6 +162,16 @@ pub fn duration_to_ticks(duration: Duration) -> u64 {
         .saturating_mul(u128::from(TICK_HZ))
         .div_ceil(1_000_000_000);
     u64::try_from(ticks).unwrap_or(u64::MAX)
+}
+
+/// `duration` as an embassy-time duration (in ticks, rounded up, saturating).
+pub fn embassy_duration(duration: Duration) -> embassy_time::Duration {
+    embassy_time::Duration::from_ticks(duration_to_ticks(duration))
+}
+
+/// The closure timer: sleeps on the SysTick count, no embassy-time involved.
+pub fn tick_timer(d: Duration) -> TickSleep {
+    TickSleep::new(d)
 }
 
 /// A sleep on the SysTick count, with no embassy-time involved: the deadline is set when
