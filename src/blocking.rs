@@ -116,8 +116,10 @@ impl<L: Lock> Completion<L> {
     /// (the kernel's `wait_for_completion_timeout()` for threads).
     ///
     /// Returns `Ok(())` if a completion was consumed, `Err(TimedOut)` otherwise. A
-    /// completion that arrives at the deadline wins. A wait that times out keeps nothing:
-    /// a completion handed to it as it gave up is passed on to the next waiter or banked.
+    /// completion that arrives at the deadline wins: when the deadline passes, the wait
+    /// looks once more, as the kernel's `do_wait_for_common` does, and takes a completion
+    /// handed to it meanwhile or banked by then. Only a wait that can get nothing times
+    /// out, and it keeps nothing.
     /// A zero `timeout` is a poll, as in the kernel: it never queues or parks, and returns
     /// `Ok(())` only if a completion could be taken at once (or after
     /// [`complete_all`](Self::complete_all)). A `timeout` too large to represent as a
@@ -142,13 +144,67 @@ impl<L: Lock> Completion<L> {
     /// ```
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     pub fn wait_blocking_timeout(&self, timeout: Duration) -> Result<(), TimedOut> {
+        if timeout.is_zero() {
+            // A poll: never queue.
+            return if self.try_wait() {
+                Ok(())
+            } else {
+                Err(TimedOut)
+            };
+        }
+        self.wait_blocking_until(Instant::now().checked_add(timeout))
+    }
+
+    /// Blocks the current thread until it consumes a completion or `deadline` has passed:
+    /// [`wait_blocking_timeout`](Self::wait_blocking_timeout) with an absolute deadline, so
+    /// a retry loop that calls it again with the same `deadline` never waits longer than
+    /// the first call allowed.
+    ///
+    /// Returns `Ok(())` if a completion was consumed, `Err(TimedOut)` otherwise. A
+    /// `deadline` already past is a poll (as a zero timeout): it never queues or parks, and
+    /// returns `Ok(())` only if a completion can be taken at once (or after
+    /// [`complete_all`](Self::complete_all)). When the deadline passes, the wait checks once
+    /// more, as the kernel does: a completion handed to it meanwhile, or one banked by
+    /// then, is taken and the result is `Ok(())`; nothing is ever lost.
+    ///
+    /// # Where it may be called from
+    ///
+    /// The same places as [`wait_blocking`](Self::wait_blocking): threads that may block,
+    /// never async tasks or interrupt handlers.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use async_completion::{Completion, TimedOut};
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let c = Completion::new();
+    /// let deadline = Instant::now() + Duration::from_millis(20);
+    /// c.complete();
+    /// assert_eq!(c.wait_blocking_deadline(deadline), Ok(()));
+    /// // Nothing banked any more: waits until the deadline, then times out.
+    /// assert_eq!(c.wait_blocking_deadline(deadline), Err(TimedOut));
+    /// // The same deadline again: already past, so a poll that returns at once.
+    /// assert_eq!(c.wait_blocking_deadline(deadline), Err(TimedOut));
+    /// ```
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    pub fn wait_blocking_deadline(&self, deadline: Instant) -> Result<(), TimedOut> {
+        if deadline <= Instant::now() {
+            // Already past: a poll, never queue.
+            return if self.try_wait() {
+                Ok(())
+            } else {
+                Err(TimedOut)
+            };
+        }
+        self.wait_blocking_until(Some(deadline))
+    }
+
+    /// Blocks until a completion is consumed (`Ok`) or `deadline` passes (`None`: never).
+    fn wait_blocking_until(&self, deadline: Option<Instant>) -> Result<(), TimedOut> {
         if self.try_wait() {
             return Ok(());
         }
-        if timeout.is_zero() {
-            return Err(TimedOut); // a poll: never queue
-        }
-        let deadline = Instant::now().checked_add(timeout);
         let mut wait = pin!(self.wait());
         with_thread_waker(|waker| {
             let mut cx = Context::from_waker(waker);
@@ -164,13 +220,17 @@ impl<L: Lock> Completion<L> {
                     Some(deadline) => {
                         let now = Instant::now();
                         if now >= deadline {
-                            return Err(TimedOut);
+                            // The kernel's last look at `x->done`: a completion handed to
+                            // this wait meanwhile, or banked by now, is taken.
+                            return match wait.as_mut().give_up() {
+                                true => Ok(()),
+                                false => Err(TimedOut),
+                            };
                         }
                         thread::park_timeout(deadline - now);
                     }
                 }
             }
         })
-        // On `Err`, dropping `wait` passes on anything handed to it after its last poll.
     }
 }

@@ -10,7 +10,7 @@ use crate::lock::Lock;
 use crate::loom::{loom_const_fn, Ordering};
 use crate::state::{ALL, MAX_COUNT, WAITERS};
 use crate::waiters::Queue;
-use crate::{DefaultLock, Timer, Wait, WaitOr, WaitTimeout};
+use crate::{DefaultLock, RunUntilDone, Timer, Wait, WaitOr, WaitTimeout};
 
 /// A "wait for completion" barrier: the Linux kernel's `struct completion` for async Rust.
 ///
@@ -136,7 +136,8 @@ impl<L: Lock> Completion<L> {
     ///
     /// # Panics
     ///
-    /// Only if the woken waiter's waker panics; the hand-off has happened by then.
+    /// Only if the woken waiter's waker panics; the hand-off has happened by then. If the
+    /// lock itself panics (an embassy `RawMutex` may), nothing was posted.
     ///
     /// # Examples
     ///
@@ -170,9 +171,10 @@ impl<L: Lock> Completion<L> {
     ///
     /// # Panics
     ///
-    /// Only if a woken waiter's waker panics. Every waiter of the batch being woken has been
-    /// served by then (its next poll is `Ready`), though those after the panicking waker
-    /// may not be woken; completions of `n` not handed out yet are not posted.
+    /// If a woken waiter's waker panics, `complete_n` finishes first: the other waiters of
+    /// that batch are still woken and the rest of `n` is still handed out (FIFO) or
+    /// banked; then the panic propagates to the caller. If the lock itself panics (an
+    /// embassy `RawMutex` may), the completions not handed out yet are not posted.
     ///
     /// # Examples
     ///
@@ -202,8 +204,10 @@ impl<L: Lock> Completion<L> {
     ///
     /// # Panics
     ///
-    /// Only if a waker panics. Every waiter of this call is released all the same (its
-    /// next poll is `Ready`), but those after the panicking waker may not be woken.
+    /// Only if a waker panics, and only once every waiter of this call is released and
+    /// woken: the other wakers still run (in the remaining batches too), then the first
+    /// panic propagates to the caller. (A second waker panicking during that unwind aborts
+    /// the process, as any panic during unwinding does.)
     ///
     /// # Examples
     ///
@@ -219,6 +223,51 @@ impl<L: Lock> Completion<L> {
     /// ```
     pub fn complete_all(&self) {
         self.queue.complete_all();
+    }
+
+    /// A pulse: hands one completion to every wait queued at this moment (polled, or
+    /// [enabled](crate::Wait::enable)), and wakes it. Unlike
+    /// [`complete_all`](Self::complete_all) it is not sticky and banks nothing: the count
+    /// and the completed-for-all flag stay as they are, and a wait that arrives after the
+    /// call waits for the next completion. With nobody queued it does nothing at all.
+    ///
+    /// This is `tokio::sync::Notify::notify_waiters()`. A pulsed wait that is dropped
+    /// before it returns `Ready` passes nothing on (the pulse was for the waits of that
+    /// moment, and banks nothing). Waits are woken in batches of 32, the lock released
+    /// between batches, as with `complete_all`.
+    ///
+    /// # Where it may be called from
+    ///
+    /// Anywhere [`complete`](Self::complete) may be. With nobody waiting it is one atomic
+    /// load.
+    ///
+    /// # Panics
+    ///
+    /// As [`complete_all`](Self::complete_all): only if a waker panics, after every pulsed
+    /// wait was served and woken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use async_completion::Completion;
+    /// use futures::poll;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let config_changed = Completion::new();
+    /// let mut a = Box::pin(config_changed.wait());
+    /// let mut b = Box::pin(config_changed.wait());
+    /// assert!(poll!(a.as_mut()).is_pending()); // both queued
+    /// assert!(poll!(b.as_mut()).is_pending());
+    ///
+    /// config_changed.complete_waiters();
+    /// assert!(poll!(a.as_mut()).is_ready());
+    /// assert!(poll!(b.as_mut()).is_ready());
+    /// // Nothing banked, nothing sticky: a later wait waits for the next pulse.
+    /// assert!(!config_changed.is_done());
+    /// # });
+    /// ```
+    pub fn complete_waiters(&self) {
+        self.queue.complete_waiters();
     }
 
     /// Waits for a completion (the kernel's `wait_for_completion()`).
@@ -304,8 +353,13 @@ impl<L: Lock> Completion<L> {
     ///
     /// The sleep is created by this call, so the deadline counts from now, not from the
     /// first poll. This is [`wait_or`](Self::wait_or)`(timer.sleep(timeout))` with the
-    /// error mapped to [`TimedOut`](crate::TimedOut): a completion arriving together with
-    /// the deadline wins, and one handed to a wait that then times out is passed on.
+    /// error mapped to [`TimedOut`](crate::TimedOut), except on a tie: when the timer
+    /// fires, the wait looks once more, as the kernel's `do_wait_for_common` checks
+    /// `x->done` after the timeout. A completion handed to it meanwhile (even from inside
+    /// the timer's own poll), one banked by then, or [`complete_all`](Self::complete_all)
+    /// makes the result `Ok(())`, and that completion is consumed. Only a wait that can
+    /// get nothing returns `Err(TimedOut)`. (`wait_or` differs: its other future's output
+    /// cannot be dropped, so it returns `Err(o)` and passes the completion on.)
     ///
     /// A zero `timeout` is a poll, as in the kernel: the timer is not called, the wait
     /// never queues, and the future's first poll returns `Ok(())` if a completion can be
@@ -359,6 +413,106 @@ impl<L: Lock> Completion<L> {
             Some(timer.sleep(timeout))
         };
         WaitTimeout::new(self.wait(), sleep)
+    }
+
+    /// Waits for a completion until `deadline`, on `timer`'s clock: the deadline form of
+    /// [`wait_timeout`](Self::wait_timeout), for retry loops and for several waits that
+    /// share one deadline. Returns `Ok(())` or `Err(TimedOut)`.
+    ///
+    /// `timer` is a [`Clock`](crate::Clock): [`TokioTimer`](crate::TokioTimer) with a
+    /// `tokio::time::Instant`, [`AsyncIoTimer`](crate::AsyncIoTimer) with a
+    /// `std::time::Instant`, [`EmbassyTimer`](crate::EmbassyTimer) with an
+    /// `embassy_time::Instant`. A `deadline` already past (`deadline <= timer.now()`) is a
+    /// poll, like a zero timeout: the timer's sleep is not created, the wait never queues,
+    /// and the result is `Ok(())` only if a completion can be taken at once (or after
+    /// [`complete_all`](Self::complete_all)). Calling it again with the same deadline never
+    /// waits past it. Ties are resolved as in `wait_timeout`: a completion available when
+    /// the timer fires is taken, and the result is `Ok(())`.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`wait_timeout`](Self::wait_timeout): dropping the future never loses a
+    /// completion.
+    ///
+    /// # Where it may be called from
+    ///
+    /// Any async task whose runtime drives `timer`'s sleeps, as for `wait_timeout`.
+    ///
+    /// # Examples
+    ///
+    /// A retry loop under one overall deadline, on tokio (feature `tokio`):
+    ///
+    /// ```
+    /// # #[cfg(feature = "tokio")]
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap().block_on(async {
+    /// use async_completion::{Completion, TimedOut, TokioTimer};
+    /// use std::time::Duration;
+    /// use tokio::time::Instant;
+    ///
+    /// let reply = Completion::new();
+    /// let deadline = Instant::now() + Duration::from_millis(100);
+    /// let mut attempts = 0;
+    /// let outcome = loop {
+    ///     attempts += 1; // ... send the request again ...
+    ///     match reply.wait_deadline(TokioTimer, deadline).await {
+    ///         Ok(()) => break Ok(()),
+    ///         // Nobody replied and the deadline passed: every later call is a poll.
+    ///         Err(TimedOut) if Instant::now() >= deadline => break Err(TimedOut),
+    ///         Err(TimedOut) => continue,
+    ///     }
+    /// };
+    /// assert_eq!(outcome, Err(TimedOut));
+    /// assert_eq!(attempts, 1, "the first wait already ran until the deadline");
+    /// # });
+    /// ```
+    pub fn wait_deadline<T: crate::Clock>(
+        &self,
+        timer: T,
+        deadline: T::Instant,
+    ) -> WaitTimeout<'_, T::Sleep, L> {
+        let sleep = if deadline <= timer.now() {
+            None // already past: a poll, no sleep, no queueing
+        } else {
+            Some(timer.sleep_until(deadline))
+        };
+        WaitTimeout::new(self.wait(), sleep)
+    }
+
+    /// Runs `fut` until it finishes or a completion is taken, whichever comes first:
+    /// `Some(output)` if `fut` finished, `None` if the wait won (tokio-util's
+    /// `CancellationToken::run_until_cancelled`, with [`complete_all`](Self::complete_all)
+    /// as the cancellation).
+    ///
+    /// The wait is polled first, as in [`wait_or`](Self::wait_or) (this is `wait_or` with
+    /// the result turned around): when both are ready, the completion wins and `fut` is
+    /// dropped unfinished. When `fut` wins, the wait leaves the queue and a completion
+    /// handed to it meanwhile is passed on.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`wait_or`](Self::wait_or). Dropping the returned future drops `fut`.
+    ///
+    /// # Where it may be called from
+    ///
+    /// Any async task on any executor.
+    ///
+    /// # Panics
+    ///
+    /// If polled again after it returned `Ready`, like [`WaitOr`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use async_completion::Completion;
+    /// # futures::executor::block_on(async {
+    /// let shutdown = Completion::new();
+    /// assert_eq!(shutdown.run_until_done(async { 42 }).await, Some(42));
+    /// shutdown.complete_all();
+    /// assert_eq!(shutdown.run_until_done(core::future::pending::<u8>()).await, None);
+    /// # });
+    /// ```
+    pub fn run_until_done<F: IntoFuture>(&self, fut: F) -> RunUntilDone<'_, F::IntoFuture, L> {
+        RunUntilDone::new(self.wait_or(fut))
     }
 
     /// Takes one banked completion without waiting (the kernel's

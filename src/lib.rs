@@ -18,7 +18,8 @@
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
-#[cfg(feature = "std")]
+// `async-io` names `std::time::Instant` (its clock) even without the `std` feature.
+#[cfg(any(feature = "std", feature = "async-io"))]
 extern crate std;
 
 mod adapters;
@@ -26,8 +27,10 @@ mod batch;
 #[cfg(feature = "std")]
 mod blocking;
 mod completion;
-mod core_ops;
+mod fault;
+mod guard;
 pub mod guide;
+mod handoff;
 mod lock;
 mod loom;
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
@@ -45,6 +48,9 @@ pub use adapters::embassy::EmbassyTimer;
 #[cfg(feature = "tokio")]
 pub use adapters::tokio::TokioTimer;
 pub use completion::Completion;
+pub use guard::{CompleteAllOnDrop, CompleteOnDrop};
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+pub use guard::{OwnedCompleteAllOnDrop, OwnedCompleteOnDrop};
 #[cfg(all(not(loom), feature = "critical-section"))]
 pub use lock::CriticalSectionLock;
 #[cfg(loom)]
@@ -57,9 +63,9 @@ pub use lock::StdLock;
 pub use lock::{DefaultLock, Lock};
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 pub use owned::OwnedWait;
-pub use timer::{TimedOut, Timer};
+pub use timer::{Clock, TimedOut, Timer};
 pub use wait::Wait;
-pub use wait_or::{WaitOr, WaitTimeout};
+pub use wait_or::{RunUntilDone, WaitOr, WaitTimeout};
 
 // Every build, on every target, proves that a `Completion` can be a `static`.
 #[cfg(not(loom))]

@@ -110,6 +110,28 @@ impl<L: Lock> OwnedWait<L> {
     pub fn completion(&self) -> &Arc<Completion<L>> {
         self.waiter.queue_ref()
     }
+
+    /// Queues this wait now, before its first poll: see [`Wait::enable`](crate::Wait::enable),
+    /// which this is for the owned wait. Returns `true` if the wait already holds a
+    /// completion (its next poll is `Ready`).
+    ///
+    /// ```
+    /// use async_completion::Completion;
+    /// use std::sync::Arc;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let c = Arc::new(Completion::new());
+    /// let mut wait = Box::pin(c.clone().wait_owned());
+    /// assert!(!wait.as_mut().enable());
+    /// c.complete(); // handed to the enabled wait: nobody else can take it
+    /// assert!(!c.try_wait());
+    /// wait.await;
+    /// # });
+    /// ```
+    pub fn enable(self: Pin<&mut Self>) -> bool {
+        let waiter = self.project().waiter.into_ref();
+        waiter.queue().enable(waiter)
+    }
 }
 
 impl<L: Lock> Future for OwnedWait<L> {

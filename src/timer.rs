@@ -1,4 +1,5 @@
-//! The [`Timer`] trait that timed waits are built on, and the [`TimedOut`] error.
+//! The [`Timer`] and [`Clock`] traits that timed waits are built on, and the
+//! [`TimedOut`] error.
 
 use core::fmt;
 use core::future::Future;
@@ -51,6 +52,65 @@ where
     fn sleep(&self, duration: Duration) -> S {
         self(duration)
     }
+}
+
+/// A [`Timer`] that knows its clock, so a wait can be given an absolute deadline:
+/// [`Completion::wait_deadline`](crate::Completion::wait_deadline).
+///
+/// Implemented by [`TokioTimer`](crate::TokioTimer) (`tokio::time::Instant`, which follows
+/// tokio's paused clock in tests), [`AsyncIoTimer`](crate::AsyncIoTimer)
+/// (`std::time::Instant`) and [`EmbassyTimer`](crate::EmbassyTimer)
+/// (`embassy_time::Instant`). A timer of your own implements it with its runtime's
+/// instant type; closures stay plain [`Timer`]s (they carry no clock).
+///
+/// # Examples
+///
+/// A clock of your own: here a hand-driven one, for a test.
+///
+/// ```
+/// use async_completion::{Clock, Completion, TimedOut, Timer};
+/// use std::cell::Cell;
+/// use std::time::Duration;
+///
+/// /// Milliseconds since start; its sleeps are over once `now` reaches their deadline.
+/// struct ManualClock(Cell<u64>);
+///
+/// impl Timer for &ManualClock {
+///     type Sleep = core::future::Ready<()>;
+///     fn sleep(&self, _: Duration) -> Self::Sleep {
+///         core::future::ready(())
+///     }
+/// }
+///
+/// impl Clock for &ManualClock {
+///     type Instant = u64;
+///     fn now(&self) -> u64 {
+///         self.0.get()
+///     }
+///     fn sleep_until(&self, _deadline: u64) -> Self::Sleep {
+///         core::future::ready(()) // a real clock sleeps until `deadline`
+///     }
+/// }
+///
+/// # futures::executor::block_on(async {
+/// let clock = ManualClock(Cell::new(0));
+/// let c = Completion::new();
+/// c.complete();
+/// assert_eq!(c.wait_deadline(&clock, 10).await, Ok(()));
+/// clock.0.set(10);
+/// // The deadline has passed: a poll, which finds nothing.
+/// assert_eq!(c.wait_deadline(&clock, 10).await, Err(TimedOut));
+/// # });
+/// ```
+pub trait Clock: Timer {
+    /// A point in time on this clock.
+    type Instant: Ord;
+
+    /// The current time on this clock.
+    fn now(&self) -> Self::Instant;
+
+    /// Starts a sleep that ends at `deadline`.
+    fn sleep_until(&self, deadline: Self::Instant) -> Self::Sleep;
 }
 
 /// The error of a timed wait whose deadline passed before a completion arrived.

@@ -80,6 +80,51 @@ impl<'a, L: Lock> Wait<'a, L> {
         }
     }
 
+    /// Queues this wait now, without waiting for its first poll: from this moment it
+    /// keeps its place in the FIFO queue, is handed completions and is released by
+    /// [`complete_all`](crate::Completion::complete_all) and
+    /// [`complete_waiters`](crate::Completion::complete_waiters) like a polled wait.
+    /// Returns `true` if it holds a completion already (one was banked and it took it, or
+    /// `complete_all` happened, or one was handed to it since it was enabled): then its
+    /// next poll is `Ready`. Calling it again is harmless; on a wait that was polled it
+    /// changes nothing.
+    ///
+    /// This is `tokio::sync::Notify`'s `Notified::enable`: register interest first, then
+    /// do what may cause the completion (enable an interrupt, send a request, check a
+    /// condition), then `.await`; nothing that happens in between is missed, not even a
+    /// [`complete_waiters`](crate::Completion::complete_waiters) pulse. An enabled wait has
+    /// no waker until its first poll, so a completion handed to it before then wakes
+    /// nobody: the poll finds it.
+    ///
+    /// # Cancel safety
+    ///
+    /// As for a polled wait: dropping an enabled wait leaves the queue, and passes on a
+    /// completion that was handed to it.
+    ///
+    /// # Where it may be called from
+    ///
+    /// Any async task or thread holding the pinned wait; it takes the lock briefly (never
+    /// from an interrupt handler unless the completion's lock allows it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use async_completion::Completion;
+    /// use core::pin::pin;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let changed = Completion::new();
+    /// let mut wait = pin!(changed.wait());
+    /// assert!(!wait.as_mut().enable()); // queued now, before any poll
+    /// changed.complete_waiters(); // a pulse: reaches the enabled wait
+    /// wait.await; // ready at once
+    /// # });
+    /// ```
+    pub fn enable(self: Pin<&mut Self>) -> bool {
+        let waiter = self.project().waiter.into_ref();
+        waiter.queue().enable(waiter)
+    }
+
     /// Whether the next poll would be `Ready`: a completion was handed to this wait, it
     /// was released by `complete_all`, or it already returned `Ready`. One load, no lock;
     /// only meaningful after a first poll (an unpolled wait is never resolved).
@@ -102,7 +147,14 @@ impl<'a, L: Lock> Wait<'a, L> {
     /// future is terminated and holds nothing. Used when another future won a race.
     pub(crate) fn cancel(self: Pin<&mut Self>) {
         let waiter = self.project().waiter.into_ref();
-        waiter.queue().cancel(waiter);
+        waiter.queue().cancel(waiter, false);
+    }
+
+    /// The timer of a timed wait fired: leaves the queue and returns whether the wait got
+    /// a completion after all (SPEC §3 ties), which it then has consumed. Terminated after.
+    pub(crate) fn give_up(self: Pin<&mut Self>) -> bool {
+        let waiter = self.project().waiter.into_ref();
+        waiter.queue().give_up(waiter)
     }
 }
 

@@ -232,18 +232,21 @@ impl<S: Future, L: Lock> Future for WaitTimeout<'_, S, L> {
             Poll::Ready(()) => Ok(()),
             Poll::Pending => match this.sleep.as_mut().as_pin_mut() {
                 None => Err(TimedOut),
-                // The completion wins a tie: the wait was polled first.
                 Some(sleep) => match sleep.poll(cx) {
-                    Poll::Ready(_) => {
-                        this.wait.cancel();
-                        Err(TimedOut)
-                    }
+                    // The timer fired. As in the kernel, which checks `x->done` once more
+                    // after the timeout, a completion handed to the wait meanwhile (even
+                    // by the sleep's own poll), a banked one, or `complete_all` wins.
+                    Poll::Ready(_) => match this.wait.give_up() {
+                        true => Ok(()),
+                        false => Err(TimedOut),
+                    },
                     Poll::Pending => return Poll::Pending,
                 },
             },
         };
-        this.sleep.set(None);
+        // The result first: if dropping the sleep panics, later polls still return it.
         *this.result = Some(result);
+        this.sleep.set(None);
         Poll::Ready(result)
     }
 }
@@ -259,6 +262,75 @@ impl<S, L: Lock> fmt::Debug for WaitTimeout<'_, S, L> {
         f.debug_struct("WaitTimeout")
             .field("wait", &self.wait)
             .field("result", &self.result)
+            .finish_non_exhaustive()
+    }
+}
+
+pin_project! {
+    /// Future returned by [`Completion::run_until_done`](crate::Completion::run_until_done):
+    /// `Some(output)` when the future it runs finished first, `None` when a completion
+    /// was taken first. [`WaitOr`] with the result turned around, like tokio-util's
+    /// `run_until_cancelled`.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`WaitOr`]: a completion handed to the wait when the future wins is passed on;
+    /// dropping it drops the future.
+    ///
+    /// # Pinning
+    ///
+    /// `!Unpin`, like [`Wait`]: `.await` pins it; to poll it by hand, pin it.
+    ///
+    /// # Panics
+    ///
+    /// If polled again after it returned `Ready`, as [`WaitOr`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use async_completion::Completion;
+    /// # futures::executor::block_on(async {
+    /// let stop = Completion::new();
+    /// let job = async { "finished" };
+    /// assert_eq!(stop.run_until_done(job).await, Some("finished"));
+    /// # });
+    /// ```
+    #[must_use = "futures do nothing unless `.await`ed or polled"]
+    #[project(!Unpin)]
+    pub struct RunUntilDone<'a, F, L: Lock = DefaultLock> {
+        #[pin]
+        inner: WaitOr<'a, F, L>,
+    }
+}
+
+impl<'a, F, L: Lock> RunUntilDone<'a, F, L> {
+    pub(crate) fn new(inner: WaitOr<'a, F, L>) -> Self {
+        Self { inner }
+    }
+}
+
+impl<F: Future, L: Lock> Future for RunUntilDone<'_, F, L> {
+    type Output = Option<F::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().inner.poll(cx) {
+            Poll::Ready(Ok(())) => Poll::Ready(None),
+            Poll::Ready(Err(output)) => Poll::Ready(Some(output)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<F: Future, L: Lock> FusedFuture for RunUntilDone<'_, F, L> {
+    fn is_terminated(&self) -> bool {
+        self.inner.is_terminated()
+    }
+}
+
+impl<F, L: Lock> fmt::Debug for RunUntilDone<'_, F, L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunUntilDone")
+            .field("wait", &self.inner.wait)
             .finish_non_exhaustive()
     }
 }

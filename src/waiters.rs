@@ -38,12 +38,11 @@ use core::pin::Pin;
 use core::ptr::{self, NonNull};
 use core::task::Waker;
 
+use crate::batch::WakeBatch;
+use crate::fault::AbortOnUnwind;
 use crate::lock::{lock_init, Lock};
 use crate::loom::{loom_const_fn, AtomicU32, AtomicU8, Ordering, UnsafeCell};
 use crate::state::{WAITERS, ZERO};
-
-/// How many waiters one lock hold releases at most (`complete_all`, `complete_n`).
-pub(crate) const BATCH: usize = if cfg!(loom) { 2 } else { 32 };
 
 /// The waiter has not been queued (or was removed from the queue without a completion).
 pub(crate) const IDLE: u8 = 0;
@@ -100,7 +99,8 @@ impl<L: Lock> Queue<L> {
 struct Node {
     prev: UnsafeCell<NonNull<Node>>,
     next: UnsafeCell<NonNull<Node>>,
-    /// The waker to wake when this node is handed a completion or released (I1).
+    /// The waker to wake when this node is handed a completion or released (I1); `None`
+    /// for a wait enabled (`Wait::enable`) and not polled since.
     waker: UnsafeCell<Option<Waker>>,
     /// `Queue::gen` when this node was queued (I1).
     gen: UnsafeCell<u32>,
@@ -226,7 +226,9 @@ impl<Q: QueueRef> Drop for Waiter<Q> {
         // SAFETY: `self` is being dropped, so it is never moved again: pinning it for the
         // rest of its life is sound whether or not it was pinned before.
         let this = unsafe { Pin::new_unchecked(&*self) };
-        this.queue().cancel(this);
+        // In a `Drop`: if the lock panics while the node is linked, `cancel` aborts the
+        // process rather than return and let the memory be freed (I3).
+        this.queue().cancel(this, true);
         // `cancel` leaves the node unlinked, which is what I3 needs.
         debug_assert_ne!(self.node.status.load(Ordering::Relaxed), QUEUED);
     }
@@ -259,13 +261,14 @@ impl<L: Lock> Locked<'_, L> {
         }
     }
 
-    /// Links `waiter` at the tail of the main queue with `waker`.
+    /// Links `waiter` at the tail of the main queue with `waker` (`None`: enabled, not
+    /// polled yet).
     ///
     /// The caller has set the state word to `WAITERS`. Panics if `waiter` is linked.
     pub(crate) fn push_back(
         &mut self,
         waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>,
-        waker: Waker,
+        waker: Option<Waker>,
     ) {
         self.check(waiter.queue());
         let node = &waiter.node;
@@ -278,7 +281,7 @@ impl<L: Lock> Locked<'_, L> {
         // fields; it is pinned and unlinked before it is freed (I3) so storing its address
         // is sound; `head` and its `prev` are linked nodes with valid pointers (I4).
         unsafe {
-            node.waker.with_mut(|w| *w = Some(waker));
+            node.waker.with_mut(|w| *w = waker);
             node.gen.with_mut(|g| *g = gen);
             match self.head() {
                 None => {
@@ -299,11 +302,14 @@ impl<L: Lock> Locked<'_, L> {
     }
 
     /// Unlinks the oldest waiter of the main queue, marks it `HANDED` and returns its
-    /// waker; `None` if the queue is empty. Clears `WAITERS` when the queue empties.
+    /// waker (`None` if it was enabled and never polled). Clears `WAITERS` when the queue
+    /// empties. The caller saw the state `WAITERS` under the lock: the queue is not empty.
     pub(crate) fn pop_front(&mut self) -> Option<Waker> {
-        let head = self.head()?;
+        let Some(head) = self.head() else {
+            broken("pop_front() on an empty queue")
+        };
         // SAFETY: the lock is held and `head` is linked, hence alive (I1, I3, I4).
-        Some(unsafe { self.take_linked(head, HANDED) })
+        unsafe { self.take_linked(head, HANDED) }
     }
 
     /// Whether `waiter` is queued but was released by a `complete_all` since it queued.
@@ -347,7 +353,7 @@ impl<L: Lock> Locked<'_, L> {
     }
 
     /// Unlinks `waiter` if it is queued (setting it `IDLE`) and returns its waker.
-    /// Does nothing and returns `None` if it is not queued.
+    /// Does nothing and returns `None` if it is not queued (or had no waker).
     pub(crate) fn remove(
         &mut self,
         waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>,
@@ -359,11 +365,12 @@ impl<L: Lock> Locked<'_, L> {
         }
         // SAFETY: the lock is held and the node is `QUEUED`, hence linked and alive
         // (I1, I2, I3); it belongs to this queue (I6).
-        Some(unsafe { self.take_linked(NonNull::from(node), IDLE) })
+        unsafe { self.take_linked(NonNull::from(node), IDLE) }
     }
 
     /// Moves every waiter of the main queue onto `drain`'s circle and bumps `gen`, so
-    /// they all count as released from now on. Call at most once per `Drain`.
+    /// they all count as released from now on. Call at most once per `Drain`. The caller
+    /// takes the state word out of `WAITERS` in the same lock hold.
     pub(crate) fn release_all(&mut self, drain: Pin<&Drain<'_, L>>) {
         if !ptr::eq(self.queue, drain.queue) || drain.active.get() {
             broken("release_all() with a foreign or active drain");
@@ -387,12 +394,12 @@ impl<L: Lock> Locked<'_, L> {
         drain.active.set(true);
     }
 
-    /// Unlinks a linked node, sets its status, and returns its waker.
+    /// Unlinks a linked node, sets its status, and returns its waker (if it has one).
     ///
     /// # Safety
     /// The lock is held and `node` is linked in this queue's main list or in one of its
     /// drain circles, but is not a drain guard.
-    unsafe fn take_linked(&mut self, node: NonNull<Node>, status: u8) -> Waker {
+    unsafe fn take_linked(&mut self, node: NonNull<Node>, status: u8) -> Option<Waker> {
         // SAFETY: per this function's contract, `node` and its neighbours are alive and
         // their link fields are ours to touch (I1, I3, I4).
         unsafe {
@@ -416,10 +423,7 @@ impl<L: Lock> Locked<'_, L> {
             let waker = node.waker.with_mut(|w| (*w).take());
             // Last access to the node (I5).
             node.status.store(status, Ordering::Release);
-            match waker {
-                Some(waker) => waker,
-                None => broken("a queued waiter always has a waker"),
-            }
+            waker
         }
     }
 }
@@ -443,7 +447,7 @@ impl<'a, L: Lock> Drain<'a, L> {
 
     /// Releases up to `out`'s free capacity of the waiters still in the circle, marking
     /// them `RELEASED` and moving their wakers into `out`. Returns whether any remain.
-    pub(crate) fn pop_batch(&self, out: &mut crate::batch::WakeBatch) -> bool {
+    pub(crate) fn pop_batch(&self, out: &mut WakeBatch) -> bool {
         if !self.active.get() {
             return false;
         }
@@ -468,11 +472,20 @@ impl<'a, L: Lock> Drain<'a, L> {
 
 impl<L: Lock> Drop for Drain<'_, L> {
     fn drop(&mut self) {
-        // Only reached with waiters left when a waker panicked in `complete_all`: release
-        // the rest (their next poll is `Ready`) so no node points at this stack frame.
-        let mut batch = crate::batch::WakeBatch::new();
-        while self.pop_batch(&mut batch) {
-            batch.clear();
+        // Only reached with waiters left when a waker (or the lock) panicked in
+        // `complete_all`/`complete_waiters`: release the rest and wake them, so no node
+        // points at this stack frame and no released waiter is left unwoken.
+        let mut batch = WakeBatch::new();
+        loop {
+            // The guard node lives in this frame, which the unwinding is about to free: if
+            // the lock panics now, the only sound way out is to stop the process (I3).
+            let guard = AbortOnUnwind::new("complete_all() was releasing waiters", true);
+            let more = self.pop_batch(&mut batch);
+            guard.disarm();
+            batch.wake_all();
+            if !more {
+                break;
+            }
         }
     }
 }

@@ -804,3 +804,121 @@ fn writes_before_complete_are_visible_through_a_pass_on() {
         assert!(!c.try_wait());
     });
 }
+
+// ---------------------------------------------------------------------------------------
+// 9. Visibility on every call (SPEC §1, memory ordering): also a `complete()` at
+//    saturation, a `complete()` after `complete_all()`, and a second `complete_all()`,
+//    none of which changes the state word, must still publish what was written before it
+//    to the waits that read the state after it.
+
+/// Runs `completer` on another thread after `data.write(v)`, then sets a flag (relaxed:
+/// the flag says the call happened, it must not be what orders the data). The main thread,
+/// once it sees the flag, runs `observe`, which must synchronize with the call.
+fn visible_after(
+    setup: fn(&Completion),
+    completer: fn(&Completion),
+    observe: fn(&Completion) -> bool,
+) {
+    model(5, move || {
+        let c = Arc::new(Completion::new());
+        setup(&c);
+        let data = Data::new();
+        let done = Arc::new(AtomicBool::new(false));
+        let t = spawn({
+            let (c, data, done) = (c.clone(), data.clone(), done.clone());
+            move || {
+                data.write(11);
+                completer(&c);
+                done.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+        if done.load(std::sync::atomic::Ordering::Relaxed) {
+            assert!(observe(&c));
+            assert_eq!(data.read(), 11);
+        }
+        t.join().unwrap();
+    });
+}
+
+#[test]
+fn writes_before_a_saturated_complete_are_visible_after_try_wait() {
+    visible_after(
+        |c| c.complete_n(Completion::MAX_COUNT),
+        |c| c.complete(),
+        |c| c.try_wait(),
+    );
+}
+
+#[test]
+fn writes_before_a_saturated_complete_n_are_visible_after_try_wait() {
+    visible_after(
+        |c| c.complete_n(Completion::MAX_COUNT),
+        |c| c.complete_n(2),
+        |c| c.try_wait(),
+    );
+}
+
+// `complete()` after `complete_all()` and a second `complete_all()` take the same kind of
+// path (a `Release` compare-and-swap that writes `ALL` over `ALL`), but no model can check
+// them: a wait observes `ALL` with a load, and a load of a value written twice cannot tell
+// which of the two writes it read, so "the wait returned after the second call" is not
+// observable from the wait. A saturated count is observed by `try_wait`'s compare-and-swap,
+// which always reads the latest write: the two models above fail without the `Release`.
+
+// ---------------------------------------------------------------------------------------
+// 10. The timeout tie (SPEC §3) and the pulse, racing completions.
+
+/// A timed wait queues, and its timer fires while `complete()` runs on another thread:
+/// whichever way they interleave, the completion is consumed exactly once (`Ok(())`) or
+/// stays banked (`Err(TimedOut)`), never lost, never both.
+#[test]
+fn timeout_tie_racing_complete_consumes_exactly_once() {
+    model(5, || {
+        let c = Arc::new(Completion::new());
+        let (_, waker) = counting_waker();
+        // The sleep is over on its first poll: the wait is polled first and queues, then
+        // the timer fires in the same poll.
+        let mut timed = Box::pin(c.wait_timeout(
+            |_: std::time::Duration| std::future::ready(()),
+            std::time::Duration::from_millis(1),
+        ));
+        let completer = spawn({
+            let c = c.clone();
+            move || c.complete()
+        });
+        let result = match poll(timed.as_mut(), &waker) {
+            Poll::Ready(result) => result,
+            Poll::Pending => panic!("the timer fired"),
+        };
+        completer.join().unwrap();
+        let left = drain_count(&c, 2);
+        match result {
+            Ok(()) => assert_eq!(left, 0, "consumed once"),
+            Err(_) => assert_eq!(left, 1, "banked, not lost"),
+        }
+    });
+}
+
+/// `complete_waiters()` (a pulse) racing the first poll of a wait and a `complete()`: the
+/// wait is served by one of them; the pulse banks nothing, the `complete()` is consumed by
+/// the wait or banked.
+#[test]
+fn pulse_racing_first_poll_and_complete() {
+    model(4, || {
+        let c = StdArc::new(Completion::new());
+        let pulser = spawn({
+            let c = c.clone();
+            move || c.complete_waiters()
+        });
+        let completer = spawn({
+            let c = c.clone();
+            move || c.complete()
+        });
+        block_on(c.wait());
+        pulser.join().unwrap();
+        completer.join().unwrap();
+        // The wait took the `complete()` (handed or banked), or was pulsed and the
+        // `complete()` is banked.
+        assert!(drain_count(&c, 2) <= 1);
+    });
+}

@@ -297,13 +297,14 @@ async fn a_handed_wait_timeout_dropped_with_nobody_queued_banks_the_completion()
 }
 
 /// The hand-off happens after the wait was polled (`Pending`) and before the timer is
-/// polled (`Ready`): the wait loses the race, and the completion it was handed is passed
-/// on before `Err(TimedOut)` is returned.
+/// polled (`Ready`): a tie. As in the kernel (`do_wait_for_common` checks `x->done` once
+/// more after the timeout), the wait takes the completion handed to it: `Ok(())`, and the
+/// next waiter is neither woken nor served.
 #[test]
-fn a_completion_handed_during_the_timer_poll_is_passed_on_to_the_next_waiter() {
+fn a_completion_handed_during_the_timer_poll_is_taken_by_the_timed_wait() {
     let c = Completion::new();
     let timer = |_: Duration| step(1, || c.complete());
-    let (_, waker_a) = counting_waker();
+    let (ka, waker_a) = counting_waker();
     let (kb, waker_b) = counting_waker();
     let mut a = pin!(c.wait_timeout(timer, ms(1)));
     // `a` queues, its timer is pending; then `b` queues behind it.
@@ -312,9 +313,40 @@ fn a_completion_handed_during_the_timer_poll_is_passed_on_to_the_next_waiter() {
     assert!(poll_once(b.as_mut(), &waker_b).is_pending());
     // The wait is still pending; the timer's poll hands the completion to `a`, then
     // reports the deadline.
-    assert_eq!(poll_once(a.as_mut(), &waker_a), Poll::Ready(Err(TimedOut)));
+    assert_eq!(poll_once(a.as_mut(), &waker_a), Poll::Ready(Ok(())));
+    assert_eq!(
+        ka.wakes(),
+        2,
+        "once by the pending timer (it wakes itself), once by the hand-off"
+    );
+    assert_eq!(kb.wakes(), 0);
+    assert!(poll_once(b.as_mut(), &waker_b).is_pending());
+    assert!(!c.try_wait());
+    c.complete();
     assert_eq!(kb.wakes(), 1);
     assert_eq!(poll_once(b.as_mut(), &waker_b), Poll::Ready(()));
+}
+
+/// The timer fires with a completion banked (nobody else queued, the wait left the queue
+/// as the completion arrived): the timed wait takes it.
+#[test]
+fn a_completion_banked_when_the_timer_fires_is_taken() {
+    let c = Completion::new();
+    let (_, waker) = counting_waker();
+    // The timer's poll: the timed wait is queued; `complete_all` then releases it.
+    let timer = |_: Duration| step(1, || c.complete_all());
+    let mut a = pin!(c.wait_timeout(timer, ms(1)));
+    assert!(poll_once(a.as_mut(), &waker).is_pending());
+    assert_eq!(poll_once(a.as_mut(), &waker), Poll::Ready(Ok(())));
+    c.reinit();
+    // With `wait_or` the other future keeps its `Err` and passes the completion on.
+    let mut b = pin!(c.wait_or(step(1, || {
+        c.complete();
+        "other"
+    })));
+    assert!(poll_once(b.as_mut(), &waker).is_pending());
+    assert_eq!(poll_once(b.as_mut(), &waker), Poll::Ready(Err("other")));
+    assert!(c.try_wait(), "passed on: banked");
     assert!(!c.try_wait());
 }
 

@@ -29,3 +29,15 @@ impl crate::Timer for AsyncIoTimer {
         async_io::Timer::after(duration)
     }
 }
+
+impl crate::Clock for AsyncIoTimer {
+    type Instant = std::time::Instant;
+
+    fn now(&self) -> std::time::Instant {
+        std::time::Instant::now()
+    }
+
+    fn sleep_until(&self, deadline: std::time::Instant) -> async_io::Timer {
+        async_io::Timer::at(deadline)
+    }
+}

@@ -94,6 +94,18 @@ impl crate::Timer for EmbassyTimer {
     }
 }
 
+impl crate::Clock for EmbassyTimer {
+    type Instant = Instant;
+
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> embassy_time::Timer {
+        embassy_time::Timer::at(deadline)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Fraction;

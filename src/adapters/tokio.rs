@@ -35,3 +35,15 @@ impl crate::Timer for TokioTimer {
         tokio::time::sleep(duration)
     }
 }
+
+impl crate::Clock for TokioTimer {
+    type Instant = tokio::time::Instant;
+
+    fn now(&self) -> tokio::time::Instant {
+        tokio::time::Instant::now()
+    }
+
+    fn sleep_until(&self, deadline: tokio::time::Instant) -> tokio::time::Sleep {
+        tokio::time::sleep_until(deadline)
+    }
+}

@@ -1,0 +1,419 @@
+//! The hand-off protocol behind `Completion`: how completions are banked, handed to the
+//! oldest waiter, or released to all, and how waits queue, re-poll, and leave. Written
+//! against the state word (`state`) and the waiter list (`waiters`); safe code only.
+
+use core::pin::{pin, Pin};
+use core::task::{Poll, Waker};
+
+use crate::batch::WakeBatch;
+use crate::fault::AbortOnUnwind;
+use crate::lock::Lock;
+use crate::loom::Ordering::{AcqRel, Acquire, Relaxed, Release};
+use crate::state::{has_count, ALL, MAX_COUNT, WAITERS, ZERO};
+use crate::waiters::{Drain, Queue, QueueRef, Waiter, DONE, HANDED, IDLE, QUEUED, RELEASED};
+
+impl<L: Lock> Queue<L> {
+    /// Takes one banked completion, or sees `ALL`. Never queues. One CAS when banked.
+    #[inline]
+    pub(crate) fn try_take(&self) -> bool {
+        let mut state = self.state.load(Acquire);
+        loop {
+            if state == ALL {
+                return true;
+            }
+            if !has_count(state) {
+                return false;
+            }
+            match self
+                .state
+                .compare_exchange_weak(state, state - 1, Acquire, Acquire)
+            {
+                Ok(_) => return true,
+                Err(now) => state = now,
+            }
+        }
+    }
+
+    /// Whether a `try_take` now would succeed. One load.
+    #[inline]
+    pub(crate) fn is_done(&self) -> bool {
+        let state = self.state.load(Acquire);
+        state == ALL || has_count(state)
+    }
+
+    /// Adds `n` to the banked count, saturating at `MAX_COUNT`, unless the state is `ALL`
+    /// (then nothing changes). Returns `false`, changing nothing, if waiters are queued.
+    ///
+    /// Every `true` writes the state word with `Release`, also when the value stays the
+    /// same (after `complete_all`, at saturation): a wait that later reads it synchronizes
+    /// with this call, so what was written before it is visible (SPEC §1, memory ordering).
+    #[inline]
+    fn bank(&self, n: u32) -> bool {
+        let mut state = self.state.load(Relaxed);
+        loop {
+            let new = match state {
+                WAITERS => return false,
+                ALL => ALL,
+                count => count.saturating_add(n).min(MAX_COUNT),
+            };
+            match self
+                .state
+                .compare_exchange_weak(state, new, Release, Relaxed)
+            {
+                Ok(_) => return true,
+                Err(now) => state = now,
+            }
+        }
+    }
+
+    /// `complete()`: hand to the oldest waiter, else bank.
+    #[inline]
+    pub(crate) fn complete_one(&self) {
+        if !self.bank(1) {
+            self.hand_off_one();
+        }
+    }
+
+    /// `complete()` with waiters queued: hand off under the lock, wake after it.
+    #[cold]
+    #[inline(never)]
+    fn hand_off_one(&self) {
+        if let Some(waker) = self.hand_off_locked() {
+            waker.wake();
+        }
+    }
+
+    /// Under the lock: hands one completion to the oldest waiter and returns its waker, to
+    /// wake once the lock is released; or banks it if the queue emptied since we looked.
+    #[inline]
+    fn hand_off_locked(&self) -> Option<Waker> {
+        self.lock(|l| {
+            if self.state.load(Relaxed) == WAITERS {
+                l.pop_front()
+            } else {
+                // Nobody queued any more; `WAITERS` only appears under the lock, so this banks.
+                self.bank(1);
+                None
+            }
+        })
+    }
+
+    /// `complete_n(n)`: `n` times `complete()`, a batch of hand-offs per lock hold.
+    pub(crate) fn complete_n(&self, n: u32) {
+        if n == 0 || self.bank(n) {
+            return;
+        }
+        ServeN {
+            queue: self,
+            n,
+            batch: WakeBatch::new(),
+            waking: false,
+        }
+        .run();
+    }
+
+    /// `complete_all()`: set `ALL`, then release everyone queued in batches.
+    pub(crate) fn complete_all(&self) {
+        let mut state = self.state.load(Relaxed);
+        while state != WAITERS {
+            // `ALL` is written again when already set: a `Release` on every call.
+            match self
+                .state
+                .compare_exchange_weak(state, ALL, Release, Relaxed)
+            {
+                Ok(_) => return,
+                Err(now) => state = now,
+            }
+        }
+        self.release_queued(true);
+    }
+
+    /// `complete_waiters()`: one completion to each waiter queued now; nothing banked, the
+    /// count and `ALL` untouched.
+    pub(crate) fn complete_waiters(&self) {
+        if self.state.load(Relaxed) == WAITERS {
+            self.release_queued(false);
+        }
+    }
+
+    /// Releases every waiter of the main queue (`complete_all` when `all`, else a pulse),
+    /// in batches, the lock released between batches and around the wakers.
+    #[inline(never)]
+    fn release_queued(&self, all: bool) {
+        let drain = pin!(Drain::new(self));
+        self.lock(|l| {
+            if all {
+                self.state.swap(ALL, AcqRel);
+            } else if self.state.load(Relaxed) == WAITERS {
+                // The main queue is about to be empty: no waiter, nothing banked.
+                self.state.store(ZERO, Relaxed);
+            } else {
+                return; // the queue emptied since we looked: nobody to pulse
+            }
+            l.release_all(drain.as_ref());
+        });
+        // Declared after `drain`, so dropped first when a waker panics: the rest of this
+        // batch is woken, then `Drain::drop` releases and wakes the waiters left.
+        let mut batch = WakeBatch::new();
+        loop {
+            let more = drain.pop_batch(&mut batch);
+            batch.wake_all();
+            if !more {
+                break;
+            }
+        }
+    }
+
+    /// `reinit()`: count to 0, `ALL` cleared; queued waiters untouched.
+    pub(crate) fn reinit(&self) {
+        let mut state = self.state.load(Relaxed);
+        while state != ZERO && state != WAITERS {
+            match self
+                .state
+                .compare_exchange_weak(state, ZERO, Relaxed, Relaxed)
+            {
+                Ok(_) => return,
+                Err(now) => state = now,
+            }
+        }
+    }
+
+    /// Polls `waiter` with `Some(waker)`: `Ready` once it consumed a completion (or saw
+    /// `ALL`). With `None` (a zero timeout, on a waiter never polled) it never queues:
+    /// `Ready` if a completion could be taken now, else `Pending`; either way the waiter is
+    /// finished. One shape for both, so a timed wait carries one copy of the lock-free
+    /// take, not two.
+    #[inline(always)]
+    pub(crate) fn poll_or_take(
+        &self,
+        waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>,
+        waker: Option<&Waker>,
+    ) -> Poll<()> {
+        match waiter.status() {
+            // Fast path: first poll with a completion banked.
+            IDLE if self.try_take() => {
+                waiter.finish();
+                return Poll::Ready(());
+            }
+            IDLE | QUEUED => {}
+            // Handed a completion or released (no lock needed), or already `Ready`.
+            _ => {
+                waiter.finish();
+                return Poll::Ready(());
+            }
+        }
+        match waker {
+            Some(waker) => self.poll_slow(waiter, Some(waker)),
+            None => {
+                waiter.finish();
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Every poll but a first one that found a completion banked: one function (one lock
+    /// site) for the first poll that queues and for re-polls of a queued waiter, which
+    /// keeps firmware small. With `waker` `None` it is `enable()`: queue without a waker.
+    #[inline(never)]
+    fn poll_slow(
+        &self,
+        waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>,
+        waker: Option<&Waker>,
+    ) -> Poll<()> {
+        enum Step {
+            Ready(Option<Waker>),
+            Pending(Option<Waker>),
+            NeedWaker,
+        }
+        // A first poll queues with a waker of its own, cloned before locking (user code).
+        let mut fresh = match waiter.status() {
+            IDLE => waker.cloned(),
+            _ => None,
+        };
+        loop {
+            let step = self.lock(|l| match waiter.status() {
+                // Nothing was banked a moment ago: take what arrived since, or queue at the
+                // tail (only this owner moves a waiter out of `IDLE`).
+                IDLE if self.take_or_announce() => Step::Ready(None),
+                IDLE => {
+                    l.push_back(waiter, fresh.take());
+                    Step::Pending(None)
+                }
+                // Re-poll of a queued waiter: keep its place, store the newest waker.
+                QUEUED if l.is_released(waiter) => Step::Ready(l.remove(waiter)),
+                QUEUED => match (fresh.take(), waker) {
+                    (Some(new), _) => Step::Pending(l.replace_waker(waiter, new)),
+                    (None, Some(waker)) if !l.will_wake(waiter, waker) => Step::NeedWaker,
+                    (None, _) => Step::Pending(None),
+                },
+                _ => Step::Ready(None),
+            });
+            // Wakers are cloned and dropped only here, with the lock released.
+            match step {
+                Step::NeedWaker => fresh = waker.cloned(),
+                Step::Pending(old) => {
+                    drop(old);
+                    return Poll::Pending;
+                }
+                Step::Ready(old) => {
+                    // Finished before any waker is dropped: a panicking `drop` leaves a
+                    // wait that has consumed its completion, and says so.
+                    waiter.finish();
+                    drop((old, fresh));
+                    return Poll::Ready(());
+                }
+            }
+        }
+    }
+
+    /// `Wait::enable()`: take a completion now, or queue without a waker. Returns whether
+    /// the wait holds a completion (its next poll is `Ready`).
+    pub(crate) fn enable(&self, waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>) -> bool {
+        match waiter.status() {
+            IDLE if self.try_take() => {
+                waiter.finish();
+                true
+            }
+            IDLE => self.poll_slow(waiter, None).is_ready(),
+            QUEUED => false,
+            _ => true,
+        }
+    }
+
+    /// Under the lock, for a waiter about to queue: takes a banked completion (or sees
+    /// `ALL`) and returns `true`, or sets `WAITERS` and returns `false`.
+    #[inline]
+    fn take_or_announce(&self) -> bool {
+        let mut state = self.state.load(Acquire);
+        loop {
+            let (new, ready) = match state {
+                ALL => return true,
+                WAITERS => return false,
+                ZERO => (WAITERS, false),
+                count => (count - 1, true),
+            };
+            match self
+                .state
+                .compare_exchange_weak(state, new, Acquire, Acquire)
+            {
+                Ok(_) => return ready,
+                Err(now) => state = now,
+            }
+        }
+    }
+
+    /// Cancellation (drop, or the other future of `wait_or` won): leave the queue, and
+    /// pass on a completion that was handed to `waiter` but not consumed. `in_drop`: called
+    /// from the waiter's `Drop`, which must not unwind with the node linked.
+    #[inline(always)]
+    pub(crate) fn cancel(&self, waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>, in_drop: bool) {
+        // The common drop, after `Ready`, is one load.
+        if waiter.status() != DONE {
+            self.leave(waiter, false, in_drop);
+        }
+    }
+
+    /// The timer of a timed wait fired: leave the queue, and return whether the wait got a
+    /// completion after all (handed to it, released, or banked and taken now: the kernel
+    /// checks `x->done` once more after the timeout). It consumes what it returns.
+    pub(crate) fn give_up(&self, waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>) -> bool {
+        self.leave(waiter, true, false)
+    }
+
+    /// Leaves the queue. `take`: keep a completion handed to the wait, or take a banked one
+    /// (the timeout tie rule), and return whether there was one; else pass a handed one on.
+    #[inline(never)]
+    fn leave(
+        &self,
+        waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>,
+        take: bool,
+        in_drop: bool,
+    ) -> bool {
+        let mut old = None;
+        let (handed, released) = match waiter.status() {
+            HANDED => (true, false),
+            RELEASED => (false, true),
+            QUEUED => {
+                let guard = AbortOnUnwind::new("a queued wait was being dropped", in_drop);
+                let (waker, status, released) = self.lock(|l| {
+                    let released = l.is_released(waiter);
+                    (l.remove(waiter), waiter.status(), released)
+                });
+                guard.disarm();
+                old = waker;
+                (status == HANDED, released)
+            }
+            DONE => return true,
+            _ => (false, false),
+        };
+        let got = handed || released || (take && self.try_take());
+        let next = if handed && !take {
+            // Pass the completion on, as a fresh `complete()` would.
+            let guard = AbortOnUnwind::new("a dropped wait was passing on its completion", in_drop);
+            let next = if self.bank(1) {
+                None
+            } else {
+                self.hand_off_locked()
+            };
+            guard.disarm();
+            next
+        } else {
+            None
+        };
+        waiter.finish();
+        // User code last: the next waiter's `wake`, then (also if that panics) the
+        // dropping of this wait's own waker.
+        let _old = old;
+        if let Some(next) = next {
+            next.wake();
+        }
+        got
+    }
+}
+
+/// `complete_n`'s hand-offs still to do. If a waker panics while a batch is woken, its
+/// `Drop` finishes the job (the rest of the batch woken, the rest of `n` handed or banked)
+/// before the panic goes on to the caller.
+struct ServeN<'a, L: Lock> {
+    queue: &'a Queue<L>,
+    n: u32,
+    batch: WakeBatch,
+    /// Set while the batch is being woken: a panic then came from a waker.
+    waking: bool,
+}
+
+impl<L: Lock> ServeN<'_, L> {
+    fn run(&mut self) {
+        while self.n > 0 {
+            let Self {
+                queue, n, batch, ..
+            } = self;
+            queue.lock(|l| {
+                while *n > 0 && !batch.is_full() {
+                    if queue.state.load(Relaxed) == WAITERS {
+                        batch.push(l.pop_front());
+                        *n -= 1;
+                    } else {
+                        // Nobody (left) to hand to: bank the rest.
+                        queue.bank(*n);
+                        *n = 0;
+                    }
+                }
+            });
+            self.waking = true;
+            self.batch.wake_all();
+            self.waking = false;
+        }
+    }
+}
+
+impl<L: Lock> Drop for ServeN<'_, L> {
+    fn drop(&mut self) {
+        // Only after a waker panicked (a lock that panicked posts nothing more).
+        if self.waking {
+            self.waking = false;
+            self.batch.wake_all();
+            self.run();
+        }
+    }
+}
