@@ -19,7 +19,7 @@
 #[cfg(feature = "alloc")]
 extern crate alloc;
 // `async-io` names `std::time::Instant` (its clock) even without the `std` feature.
-#[cfg(any(feature = "std", feature = "async-io"))]
+#[cfg(any(test, feature = "std", feature = "async-io"))]
 extern crate std;
 
 mod adapters;

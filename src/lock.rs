@@ -35,6 +35,18 @@
 /// A `Completion<L>` is `Send` when `L` is, and `Sync` when `L` is `Send + Sync`: with
 /// embassy's `NoopRawMutex` it stays on one executor, as the lock demands.
 ///
+/// # A lock that panics
+///
+/// An embassy `RawMutex` may panic when it is locked (`ThreadModeRawMutex` does, outside
+/// thread mode). The completion stays sound and usable: the operation that needed the lock
+/// panics without having changed anything (a `complete()` then posts nothing). One place
+/// cannot unwind: the `Drop` of a wait future that is queued (its node must be unlinked,
+/// under the lock, before its memory goes) or that must pass on a completion handed to
+/// it, and `complete_all` releasing waiters from a list on its own stack. If the lock
+/// panics there, the process **aborts**, with a message that names the cause ("the lock
+/// panicked while a queued wait was being dropped"), rather than free a node that is still
+/// linked.
+///
 /// # Which lock
 ///
 /// | situation | lock |
@@ -123,7 +135,10 @@ pub(crate) use lock_init;
 ///
 /// It is not for interrupt handlers: a handler that finds the lock held by the code it
 /// interrupted would block or spin forever. Name an interrupt-safe lock instead,
-/// [`CriticalSectionLock`] or an embassy `CriticalSectionRawMutex` (see [`Lock`]).
+/// [`CriticalSectionLock`] or an embassy `CriticalSectionRawMutex` (see [`Lock`]). Without
+/// `std`, debug builds catch the mistake: a spin that cannot end (2^26 turns of the spin
+/// loop, far beyond any hold of the lock) panics with a message that names
+/// `CriticalSectionLock`, instead of hanging the chip; release builds spin.
 ///
 /// Poisoning of the std mutex is ignored: nothing that can panic runs under the lock.
 ///
@@ -239,17 +254,71 @@ impl sealed::RawLock for SpinLock {
             }
         }
 
+        #[cfg(debug_assertions)]
+        let mut spins: u32 = 0;
         while self
             .0
             .compare_exchange_weak(false, true, Acquire, Relaxed)
             .is_err()
         {
             while self.0.load(Relaxed) {
+                #[cfg(debug_assertions)]
+                {
+                    spins += 1;
+                    if spins == SPIN_LIMIT {
+                        spun_too_long();
+                    }
+                }
                 core::hint::spin_loop();
             }
         }
         let _unlock = Unlock(&self.0);
         f()
+    }
+}
+
+/// How long a debug build lets [`SpinLock`] spin before it calls the wait hopeless. Every
+/// hold of the lock is a few dozen instructions, so even a holder preempted by an OS is
+/// back long before this (at least a few hundred milliseconds of spinning).
+#[cfg(all(not(loom), debug_assertions))]
+const SPIN_LIMIT: u32 = if cfg!(test) { 1 << 16 } else { 1 << 26 };
+
+/// A spin that cannot end: on one core, an interrupt handler spinning on the lock held by
+/// the code it interrupted never returns. Debug builds say so instead of hanging.
+#[cfg(all(not(loom), debug_assertions))]
+#[cold]
+#[inline(never)]
+fn spun_too_long() -> ! {
+    panic!(
+        "async-completion: the spin lock (`SpinLock`, or the `DefaultLock` without `std`) \
+         has spun {} times: its holder is not running. An interrupt handler that calls \
+         `complete()` while the code it interrupted holds the lock spins forever: give \
+         such a completion an interrupt-safe lock, `Completion<CriticalSectionLock>` \
+         (feature `critical-section`) or an embassy `CriticalSectionRawMutex`",
+        SPIN_LIMIT
+    )
+}
+
+#[cfg(all(test, not(loom), debug_assertions))]
+mod tests {
+    use super::sealed::RawLock;
+    use super::SpinLock;
+
+    #[test]
+    #[cfg_attr(miri, ignore)] // 2^16 spins
+    fn a_spin_that_cannot_end_panics_in_debug_builds_naming_the_interrupt_safe_lock() {
+        let lock = SpinLock::INIT;
+        // The same context taking the lock again stands for an interrupt handler that
+        // interrupted the holder: the holder cannot run until the spinner gives up.
+        let panic = std::panic::catch_unwind(|| lock.with(|| lock.with(|| ())))
+            .expect_err("the nested acquisition gives up");
+        let message = panic
+            .downcast_ref::<std::string::String>()
+            .expect("a formatted message");
+        assert!(message.contains("CriticalSectionLock"), "{message}");
+        assert!(message.contains("its holder is not running"), "{message}");
+        // The outer hold was released by the unwinding: the lock still works.
+        assert_eq!(lock.with(|| 7), 7);
     }
 }
 
