@@ -2,6 +2,8 @@
 //! closure or panic when woken) and a one-shot poll.
 #![allow(dead_code)]
 
+pub mod faults;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
