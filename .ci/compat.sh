@@ -13,11 +13,11 @@ rustup target add --toolchain 1.70 thumbv7em-none-eabihf thumbv6m-none-eabi
 # The lock file is resolved for the MSRV (`.cargo/config.toml`: incompatible-rust-versions
 # = "fallback"), so the 1.70 toolchain reads and builds it as committed.
 
-step "MSRV 1.70: the library, every combination of std, alloc, critical-section, portable-atomic"
+step "MSRV 1.70: the library, every combination of std, alloc, critical-section, portable-atomic, defmt"
 # `--rust-version` runs the `rust-version` toolchain of Cargo.toml; `--no-dev-deps` keeps
 # out the dev-dependencies, several of which need a newer Rust.
 cargo hack check --rust-version --no-dev-deps --lib --feature-powerset \
-  --include-features std,alloc,critical-section,portable-atomic
+  --include-features std,alloc,critical-section,portable-atomic,defmt
 step "MSRV 1.70: the tokio and async-io adapters (with the tokio/async-io versions that support 1.70)"
 cargo hack check --rust-version --no-dev-deps --lib --features tokio
 cargo hack check --rust-version --no-dev-deps --lib --features async-io
@@ -41,8 +41,9 @@ cargo +1.87 hack check --no-dev-deps --lib --no-default-features --features emba
 
 step "feature powerset (stable, warnings denied): the library, adapters grouped"
 export RUSTFLAGS="-D warnings"
+# `defmt` goes with `embassy-sync` here (firmware takes both); each alone is checked below.
 CARGO_TARGET_DIR=target/powerset cargo hack check --feature-powerset --no-dev-deps --lib \
-  --group-features tokio,async-io,embassy-time
+  --group-features tokio,async-io,embassy-time --group-features embassy-sync,defmt
 step "each feature alone, every target (tests, examples), warnings denied"
 CARGO_TARGET_DIR=target/powerset cargo hack check --each-feature --all-targets
 unset RUSTFLAGS

@@ -635,16 +635,40 @@ impl Default for Completion {
 impl<L: Lock> UnwindSafe for Completion<L> {}
 impl<L: Lock> RefUnwindSafe for Completion<L> {}
 
+impl<L: Lock> Completion<L> {
+    /// A snapshot of the state word: (banked count, completed for all, waiters queued).
+    fn snapshot(&self) -> (u32, bool, bool) {
+        let state = self.queue.state.load(Ordering::Relaxed);
+        let count = if state <= MAX_COUNT { state } else { 0 };
+        (count, state == ALL, state == WAITERS)
+    }
+}
+
 impl<L: Lock> fmt::Debug for Completion<L> {
     /// Shows a snapshot of the state, e.g.
     /// `Completion { count: 3, completed_all: false, waiters: false }`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = self.queue.state.load(Ordering::Relaxed);
-        let count = if state <= MAX_COUNT { state } else { 0 };
+        let (count, all, waiters) = self.snapshot();
         f.debug_struct("Completion")
             .field("count", &count)
-            .field("completed_all", &(state == ALL))
-            .field("waiters", &(state == WAITERS))
+            .field("completed_all", &all)
+            .field("waiters", &waiters)
             .finish()
+    }
+}
+
+/// The same snapshot as `Debug`, for firmware logs (feature `defmt`).
+#[cfg(feature = "defmt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "defmt")))]
+impl<L: Lock> defmt::Format for Completion<L> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        let (count, all, waiters) = self.snapshot();
+        defmt::write!(
+            f,
+            "Completion {{ count: {=u32}, completed_all: {=bool}, waiters: {=bool} }}",
+            count,
+            all,
+            waiters
+        );
     }
 }

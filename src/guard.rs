@@ -64,6 +64,13 @@ macro_rules! guard {
                     .finish()
             }
         }
+
+        #[cfg(feature = "defmt")]
+        impl<$($lt,)? L: Lock> defmt::Format for $name<$($lt,)? L> {
+            fn format(&self, f: defmt::Formatter<'_>) {
+                defmt::write!(f, "{=str} {{ completion: {} }}", stringify!($name), self.completion());
+            }
+        }
     };
 }
 

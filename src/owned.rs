@@ -157,3 +157,16 @@ impl<L: Lock> fmt::Debug for OwnedWait<L> {
             .finish()
     }
 }
+
+/// The wait's state, as `Debug` shows it (feature `defmt`).
+#[cfg(feature = "defmt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "defmt")))]
+impl<L: Lock> defmt::Format for OwnedWait<L> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "OwnedWait {{ state: {=str} }}",
+            self.waiter.status_name()
+        );
+    }
+}

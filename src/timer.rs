@@ -120,6 +120,7 @@ pub trait Clock: Timer {
 /// assert_eq!(TimedOut.to_string(), "timed out waiting for a completion");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct TimedOut;
 
 impl fmt::Display for TimedOut {

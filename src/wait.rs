@@ -181,3 +181,12 @@ impl<L: Lock> fmt::Debug for Wait<'_, L> {
             .finish()
     }
 }
+
+/// The wait's state, as `Debug` shows it (feature `defmt`).
+#[cfg(feature = "defmt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "defmt")))]
+impl<L: Lock> defmt::Format for Wait<'_, L> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "Wait {{ state: {=str} }}", self.waiter.status_name());
+    }
+}

@@ -334,3 +334,26 @@ impl<F, L: Lock> fmt::Debug for RunUntilDone<'_, F, L> {
             .finish_non_exhaustive()
     }
 }
+
+/// The inner wait's state (feature `defmt`).
+#[cfg(feature = "defmt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "defmt")))]
+impl<F, L: Lock> defmt::Format for WaitOr<'_, F, L> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "WaitOr {{ wait: {}, .. }}", self.wait);
+    }
+}
+
+/// The inner wait's state and the result once known (feature `defmt`).
+#[cfg(feature = "defmt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "defmt")))]
+impl<S, L: Lock> defmt::Format for WaitTimeout<'_, S, L> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "WaitTimeout {{ wait: {}, result: {}, .. }}",
+            self.wait,
+            self.result
+        );
+    }
+}

@@ -27,6 +27,7 @@ use embassy_time::{Instant, TICK_HZ};
 /// assert_eq!(EmbassyTimer::ticks(Duration::MAX), u64::MAX);
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[cfg_attr(docsrs, doc(cfg(feature = "embassy-time")))]
 pub struct EmbassyTimer;
 
