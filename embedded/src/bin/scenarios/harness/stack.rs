@@ -41,9 +41,10 @@ pub fn top() -> usize {
 }
 
 /// Paints the free stack from `bottom` (word-aligned, at or above [`limit`]) up to the
-/// stack pointer, runs `between` (assembly that must not touch the stack), and returns the
-/// stack pointer it ran on and the lowest painted word no longer holding the paint (the
-/// stack pointer if none).
+/// stack pointer, runs `between` (assembly that does not use the stack itself: an
+/// interrupt it pends does, and is what gets measured), and returns the stack pointer it
+/// ran on and the lowest painted word no longer holding the paint (the stack pointer if
+/// none).
 ///
 /// In assembly because the compiler may move the stack pointer anywhere in Rust code (its
 /// prologue can come after a read of `sp`): here the stack pointer cannot move between the
@@ -95,6 +96,7 @@ pub(crate) use paint_run_scan;
 /// find how deep the stack went since.
 #[inline(never)]
 pub fn paint_free() {
+    // Nothing in between: the scan finds nothing written (its result is not needed).
     let _ = paint_run_scan!(limit(), "",);
 }
 
