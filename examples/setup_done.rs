@@ -7,11 +7,12 @@
 //! ```
 //!
 //! then a `complete_all` broadcast that releases several waiters at once, and stays
-//! "done" for latecomers until `reinit`.
+//! "done" for latecomers until `reinit`; and last, a setup that fails: a guard (the
+//! kernel's `complete_and_exit()`) still releases the waiter, who reads the outcome.
 //!
 //! Run with `cargo run --example setup_done`.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_completion::Completion;
@@ -76,4 +77,30 @@ async fn main() {
     );
     firmware_loaded.reinit();
     println!("after reinit(): {firmware_loaded:?}");
+
+    println!();
+    println!("== 4. a setup that fails: complete_on_drop() releases the waiter anyway");
+    // The outcome goes in a slot written before the completion is posted; the guard
+    // posts it however the setup task ends (return, `?`, panic, abort).
+    let outcome: Arc<Mutex<Option<Result<u16, String>>>> = Arc::new(Mutex::new(None));
+    let setup = tokio::spawn({
+        let outcome = outcome.clone();
+        async move {
+            let _done = SETUP_DONE.complete_on_drop();
+            let port: u16 = "eighty".parse().map_err(|e| {
+                let failure = format!("bad port: {e}");
+                *outcome.lock().unwrap() = Some(Err(failure.clone()));
+                failure
+            })?; // returns early: the guard still completes
+            *outcome.lock().unwrap() = Some(Ok(port));
+            Ok::<(), String>(())
+        }
+    });
+    SETUP_DONE.wait().await;
+    match outcome.lock().unwrap().take() {
+        Some(Ok(port)) => println!("[{}] CPU#1: setup done, port {port}", t()),
+        Some(Err(e)) => println!("[{}] CPU#1: released, and setup failed: {e}", t()),
+        None => println!("[{}] CPU#1: released, setup died before reporting", t()),
+    }
+    assert!(setup.await.unwrap().is_err());
 }
