@@ -8,8 +8,16 @@
 use core::task::Waker;
 
 /// How many waiters one lock hold serves at most (`complete_all`, `complete_n`,
-/// `complete_waiters`).
-pub(crate) const BATCH: usize = if cfg!(loom) { 2 } else { 32 };
+/// `complete_waiters`): 32 on 64-bit targets; 8 on smaller ones (microcontrollers), where
+/// the batch lives on an interrupt handler's stack and each lock hold may be a critical
+/// section that delays every interrupt.
+pub(crate) const BATCH: usize = if cfg!(loom) {
+    2
+} else if cfg!(target_pointer_width = "64") {
+    32
+} else {
+    8
+};
 
 /// Up to [`BATCH`] wakers, woken together once the lock is released.
 ///

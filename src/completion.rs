@@ -156,7 +156,7 @@ impl<L: Lock> Completion<L> {
     }
 
     /// Posts `n` completions: the same as calling [`complete`](Self::complete) `n` times,
-    /// but waking the served waiters in batches of up to 32 per lock hold.
+    /// but waking the served waiters in batches of up to 32 per lock hold (8 on 32-bit targets).
     ///
     /// The `n` oldest queued waiters are handed one completion each, in FIFO order; what is
     /// left once the queue is empty is banked (saturating at
@@ -167,7 +167,7 @@ impl<L: Lock> Completion<L> {
     ///
     /// Anywhere [`complete`](Self::complete) may be: async tasks, threads, and interrupt
     /// handlers with the `critical-section` feature. It never allocates; each lock hold
-    /// serves at most 32 waiters, whose wakers run after the lock is released.
+    /// serves at most 32 waiters (8 on 32-bit targets), whose wakers run after the lock is released.
     ///
     /// # Panics
     ///
@@ -194,8 +194,8 @@ impl<L: Lock> Completion<L> {
     /// [`try_wait`](Self::try_wait) returns `true` without consuming anything.
     ///
     /// Every waiter queued at the call is released, even if `reinit` races with it. They
-    /// are woken in batches of 32, the lock being released between batches, so the lock is
-    /// never held for more than O(32) work. Calling it again is harmless (idempotent).
+    /// are woken in batches of 32 (8 on 32-bit targets), the lock being released between
+    /// batches, so the lock is never held for more than one batch of work. Calling it again is harmless (idempotent).
     ///
     /// # Where it may be called from
     ///
@@ -233,7 +233,7 @@ impl<L: Lock> Completion<L> {
     ///
     /// This is `tokio::sync::Notify::notify_waiters()`. A pulsed wait that is dropped
     /// before it returns `Ready` passes nothing on (the pulse was for the waits of that
-    /// moment, and banks nothing). Waits are woken in batches of 32, the lock released
+    /// moment, and banks nothing). Waits are woken in batches (as with `complete_all`), the lock released
     /// between batches, as with `complete_all`.
     ///
     /// # Where it may be called from

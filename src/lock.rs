@@ -15,7 +15,7 @@
 //! | [`DefaultLock`] = [`StdLock`] | `std` (default)    | no (it may block)                      |
 //! | [`DefaultLock`] without `std`, [`SpinLock`] | —    | no (it may deadlock against the code it interrupted) |
 //!
-//! Every hold of the lock is bounded: at most one batch (32 waiters) of list work, never
+//! Every hold of the lock is bounded: at most one batch (32 waiters; 8 on 32-bit targets) of list work, never
 //! a call into user code (wakers are taken out and run after unlocking), and never a
 //! nested lock of the same queue.
 

@@ -474,19 +474,40 @@ impl<L: Lock> Drop for Drain<'_, L> {
     fn drop(&mut self) {
         // Only reached with waiters left when a waker (or the lock) panicked in
         // `complete_all`/`complete_waiters`: release the rest and wake them, so no node
-        // points at this stack frame and no released waiter is left unwoken.
-        let mut batch = WakeBatch::new();
+        // points at this stack frame and no released waiter is left unwoken. One waiter
+        // per lock hold, without a batch of its own: this path is rare, and a second
+        // batch would double the stack `complete_all` takes (in interrupt handlers too).
         loop {
             // The guard node lives in this frame, which the unwinding is about to free: if
             // the lock panics now, the only sound way out is to stop the process (I3).
             let guard = AbortOnUnwind::new("complete_all() was releasing waiters", true);
-            let more = self.pop_batch(&mut batch);
+            let released = self.pop_one();
             guard.disarm();
-            batch.wake_all();
-            if !more {
-                break;
+            match released {
+                Some(Some(waker)) => waker.wake(),
+                Some(None) => {} // enabled, never polled: its poll finds it released
+                None => break,
             }
         }
+    }
+}
+
+impl<L: Lock> Drain<'_, L> {
+    /// Releases the oldest waiter left in the circle and returns its waker; `None` when
+    /// none is left (the guard is then alone, and referenced by nobody).
+    fn pop_one(&self) -> Option<Option<Waker>> {
+        if !self.active.get() {
+            return None;
+        }
+        let guard = NonNull::from(&self.guard);
+        let released = self.queue.lock(|l| {
+            // SAFETY: the lock is held and the guard is linked while `active` (I1, I2).
+            let first = unsafe { next(guard) };
+            // SAFETY: `first` is a linked member of this drain circle, not the guard.
+            (first != guard).then(|| unsafe { l.take_linked(first, RELEASED) })
+        });
+        self.active.set(released.is_some());
+        released
     }
 }
 
