@@ -309,26 +309,33 @@ impl<L: Lock> Queue<L> {
     pub(crate) fn cancel(&self, waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>, in_drop: bool) {
         // The common drop, after `Ready`, is one load.
         if waiter.status() != DONE {
-            self.leave(waiter, false, in_drop);
+            // Its own waker, dropped last (user code: it may panic).
+            drop(self.leave(waiter, false, in_drop).1);
         }
     }
 
     /// The timer of a timed wait fired: leave the queue, and return whether the wait got a
     /// completion after all (handed to it, released, or banked and taken now: the kernel
-    /// checks `x->done` once more after the timeout). It consumes what it returns.
-    pub(crate) fn give_up(&self, waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>) -> bool {
+    /// checks `x->done` once more after the timeout). It consumes what it returns. Also
+    /// returns the wait's own waker, for the caller to drop once it has recorded the
+    /// result (dropping a waker may panic).
+    pub(crate) fn give_up(
+        &self,
+        waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>,
+    ) -> (bool, Option<Waker>) {
         self.leave(waiter, true, false)
     }
 
     /// Leaves the queue. `take`: keep a completion handed to the wait, or take a banked one
     /// (the timeout tie rule), and return whether there was one; else pass a handed one on.
+    /// Returns the wait's own waker too, for the caller to drop last.
     #[inline(never)]
     fn leave(
         &self,
         waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>,
         take: bool,
         in_drop: bool,
-    ) -> bool {
+    ) -> (bool, Option<Waker>) {
         let mut old = None;
         let (handed, released) = match waiter.status() {
             HANDED => (true, false),
@@ -343,7 +350,7 @@ impl<L: Lock> Queue<L> {
                 old = waker;
                 (status == HANDED, released)
             }
-            DONE => return true,
+            DONE => return (true, None),
             _ => (false, false),
         };
         let got = handed || released || (take && self.try_take());
@@ -361,13 +368,12 @@ impl<L: Lock> Queue<L> {
             None
         };
         waiter.finish();
-        // User code last: the next waiter's `wake`, then (also if that panics) the
-        // dropping of this wait's own waker.
-        let _old = old;
+        // User code last: the next waiter's `wake` (if it panics, `old` is dropped by the
+        // unwinding), then the caller drops this wait's own waker.
         if let Some(next) = next {
             next.wake();
         }
-        got
+        (got, old)
     }
 }
 

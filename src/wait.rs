@@ -152,7 +152,8 @@ impl<'a, L: Lock> Wait<'a, L> {
 
     /// The timer of a timed wait fired: leaves the queue and returns whether the wait got
     /// a completion after all (SPEC §3 ties), which it then has consumed. Terminated after.
-    pub(crate) fn give_up(self: Pin<&mut Self>) -> bool {
+    /// The waker it returns is the caller's to drop, after recording the result.
+    pub(crate) fn give_up(self: Pin<&mut Self>) -> (bool, Option<Waker>) {
         let waiter = self.project().waiter.into_ref();
         waiter.queue().give_up(waiter)
     }

@@ -236,10 +236,14 @@ impl<S: Future, L: Lock> Future for WaitTimeout<'_, S, L> {
                     // The timer fired. As in the kernel, which checks `x->done` once more
                     // after the timeout, a completion handed to the wait meanwhile (even
                     // by the sleep's own poll), a banked one, or `complete_all` wins.
-                    Poll::Ready(_) => match this.wait.give_up() {
-                        true => Ok(()),
-                        false => Err(TimedOut),
-                    },
+                    Poll::Ready(_) => {
+                        let (got, waker) = this.wait.give_up();
+                        let result = if got { Ok(()) } else { Err(TimedOut) };
+                        // Recorded before the waker is dropped (user code: it may panic).
+                        *this.result = Some(result);
+                        drop(waker);
+                        result
+                    }
                     Poll::Pending => return Poll::Pending,
                 },
             },
