@@ -203,7 +203,7 @@ impl<L: Lock> Queue<L> {
             }
         }
         match waker {
-            Some(waker) => self.poll_slow(waiter, Some(waker)),
+            Some(waker) => self.poll_slow(waiter, waker),
             None => {
                 waiter.finish();
                 Poll::Pending
@@ -213,13 +213,9 @@ impl<L: Lock> Queue<L> {
 
     /// Every poll but a first one that found a completion banked: one function (one lock
     /// site) for the first poll that queues and for re-polls of a queued waiter, which
-    /// keeps firmware small. With `waker` `None` it is `enable()`: queue without a waker.
+    /// keeps firmware small.
     #[inline(never)]
-    fn poll_slow(
-        &self,
-        waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>,
-        waker: Option<&Waker>,
-    ) -> Poll<()> {
+    fn poll_slow(&self, waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>, waker: &Waker) -> Poll<()> {
         enum Step {
             Ready(Option<Waker>),
             Pending(Option<Waker>),
@@ -227,30 +223,30 @@ impl<L: Lock> Queue<L> {
         }
         // A first poll queues with a waker of its own, cloned before locking (user code).
         let mut fresh = match waiter.status() {
-            IDLE => waker.cloned(),
+            IDLE => Some(waker.clone()),
             _ => None,
         };
         loop {
             let step = self.lock(|l| match waiter.status() {
                 // Nothing was banked a moment ago: take what arrived since, or queue at the
                 // tail (only this owner moves a waiter out of `IDLE`).
-                IDLE if self.take_or_announce() => Step::Ready(None),
+                IDLE if self.take_or_announce().is_some() => Step::Ready(None),
                 IDLE => {
                     l.push_back(waiter, fresh.take());
                     Step::Pending(None)
                 }
                 // Re-poll of a queued waiter: keep its place, store the newest waker.
                 QUEUED if l.is_released(waiter) => Step::Ready(l.remove(waiter)),
-                QUEUED => match (fresh.take(), waker) {
-                    (Some(new), _) => Step::Pending(l.replace_waker(waiter, new)),
-                    (None, Some(waker)) if !l.will_wake(waiter, waker) => Step::NeedWaker,
-                    (None, _) => Step::Pending(None),
+                QUEUED => match fresh.take() {
+                    Some(new) => Step::Pending(l.replace_waker(waiter, new)),
+                    None if l.will_wake(waiter, waker) => Step::Pending(None),
+                    None => Step::NeedWaker,
                 },
                 _ => Step::Ready(None),
             });
             // Wakers are cloned and dropped only here, with the lock released.
             match step {
-                Step::NeedWaker => fresh = waker.cloned(),
+                Step::NeedWaker => fresh = Some(waker.clone()),
                 Step::Pending(old) => {
                     drop(old);
                     return Poll::Pending;
@@ -267,36 +263,73 @@ impl<L: Lock> Queue<L> {
     }
 
     /// `Wait::enable()`: take a completion now, or queue without a waker. Returns whether
-    /// the wait holds a completion (its next poll is `Ready`).
+    /// the wait holds a completion (its next poll is `Ready`). A completion taken here is
+    /// *held* (`HANDED`, or `RELEASED` for `complete_all`), not consumed: the wait has not
+    /// returned `Ready` yet, so it is not terminated, and dropping it passes a taken
+    /// completion on, exactly like one handed to it.
     pub(crate) fn enable(&self, waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>) -> bool {
         match waiter.status() {
-            IDLE if self.try_take() => {
-                waiter.finish();
+            IDLE => {}
+            QUEUED => return false,
+            _ => return true,
+        }
+        let took = match self.take_kind() {
+            Some(status) => Some(status),
+            None => self.lock(|l| match self.take_or_announce() {
+                Some(status) => Some(status),
+                None => {
+                    l.push_back(waiter, None);
+                    None
+                }
+            }),
+        };
+        match took {
+            Some(status) => {
+                waiter.hold(status);
                 true
             }
-            IDLE => self.poll_slow(waiter, None).is_ready(),
-            QUEUED => false,
-            _ => true,
+            None => false,
+        }
+    }
+
+    /// `try_take`, telling what it took: `HANDED` for a banked completion (consumed from
+    /// the count), `RELEASED` for `ALL` (nothing consumed); `None` if there was nothing.
+    fn take_kind(&self) -> Option<u8> {
+        let mut state = self.state.load(Acquire);
+        loop {
+            if state == ALL {
+                return Some(RELEASED);
+            }
+            if !has_count(state) {
+                return None;
+            }
+            match self
+                .state
+                .compare_exchange_weak(state, state - 1, Acquire, Acquire)
+            {
+                Ok(_) => return Some(HANDED),
+                Err(now) => state = now,
+            }
         }
     }
 
     /// Under the lock, for a waiter about to queue: takes a banked completion (or sees
-    /// `ALL`) and returns `true`, or sets `WAITERS` and returns `false`.
+    /// `ALL`) and returns `HANDED` (or `RELEASED`), or sets `WAITERS` and returns `None`.
     #[inline]
-    fn take_or_announce(&self) -> bool {
+    fn take_or_announce(&self) -> Option<u8> {
         let mut state = self.state.load(Acquire);
         loop {
-            let (new, ready) = match state {
-                ALL => return true,
-                WAITERS => return false,
-                ZERO => (WAITERS, false),
-                count => (count - 1, true),
+            let (new, took) = match state {
+                ALL => return Some(RELEASED),
+                WAITERS => return None,
+                ZERO => (WAITERS, None),
+                count => (count - 1, Some(HANDED)),
             };
             match self
                 .state
                 .compare_exchange_weak(state, new, Acquire, Acquire)
             {
-                Ok(_) => return ready,
+                Ok(_) => return took,
                 Err(now) => state = now,
             }
         }

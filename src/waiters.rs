@@ -208,6 +208,18 @@ impl<Q: QueueRef> Waiter<Q> {
         self.node.status.load(Ordering::Acquire)
     }
 
+    /// Marks an idle waiter (never queued) as holding a completion it took without
+    /// queueing (`HANDED`) or as released by `ALL` (`RELEASED`): `Wait::enable`.
+    #[inline]
+    pub(crate) fn hold(&self, status: u8) {
+        // Only the owner moves a waiter out of `IDLE`. A hard check: a queued node must
+        // never be marked as unlinked (I2).
+        if self.node.status.load(Ordering::Relaxed) != IDLE {
+            broken("hold() on a waiter that is not idle");
+        }
+        self.node.status.store(status, Ordering::Relaxed);
+    }
+
     /// Marks a waiter that is not linked as finished (`DONE`).
     #[inline]
     pub(crate) fn finish(&self) {
