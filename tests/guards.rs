@@ -51,7 +51,11 @@ fn expect_panic<R>(f: impl FnOnce() -> R) {
 fn complete_on_drop_completes_on_a_normal_return() {
     fn work(c: &Completion) -> u32 {
         let _guard = c.complete_on_drop();
-        assert_eq!(snapshot(c), state(0, false, false), "nothing before the drop");
+        assert_eq!(
+            snapshot(c),
+            state(0, false, false),
+            "nothing before the drop"
+        );
         7
     }
     let c = Completion::new();
@@ -70,9 +74,17 @@ fn complete_on_drop_completes_on_an_early_question_mark_return() {
     }
     let c = Completion::new();
     assert!(parse(&c, "not a number").is_err());
-    assert_eq!(snapshot(&c), state(1, false, false), "the `?` exit completed once");
+    assert_eq!(
+        snapshot(&c),
+        state(1, false, false),
+        "the `?` exit completed once"
+    );
     assert_eq!(parse(&c, "41"), Ok(42));
-    assert_eq!(snapshot(&c), state(2, false, false), "the `Ok` exit completed once");
+    assert_eq!(
+        snapshot(&c),
+        state(2, false, false),
+        "the `Ok` exit completed once"
+    );
     assert!(c.try_wait() && c.try_wait());
     assert!(!c.try_wait());
 }
@@ -105,7 +117,11 @@ fn complete_on_drop_completes_when_a_panic_unwinds() {
         let _guard = c.complete_on_drop();
         panic!("the worker failed half-way");
     });
-    assert_eq!(snapshot(&c), state(1, false, false), "exactly one completion");
+    assert_eq!(
+        snapshot(&c),
+        state(1, false, false),
+        "exactly one completion"
+    );
     assert!(c.try_wait());
     assert!(!c.try_wait());
 }
@@ -318,13 +334,19 @@ fn guards_show_their_completion_in_debug() {
     let guard = c.complete_on_drop();
     assert_eq!(
         format!("{guard:?}"),
-        format!("CompleteOnDrop {{ completion: {} }}", state(0, false, false))
+        format!(
+            "CompleteOnDrop {{ completion: {} }}",
+            state(0, false, false)
+        )
     );
     guard.disarm();
     let guard = c.complete_all_on_drop();
     assert_eq!(
         format!("{guard:?}"),
-        format!("CompleteAllOnDrop {{ completion: {} }}", state(0, false, false))
+        format!(
+            "CompleteAllOnDrop {{ completion: {} }}",
+            state(0, false, false)
+        )
     );
     guard.disarm();
 }
@@ -348,6 +370,7 @@ fn guards_work_with_another_lock() {
 // ---------------------------------------------------------------------------------------
 
 fn assert_send<T: Send>(_: &T) {}
+#[cfg(feature = "alloc")]
 fn assert_static_send<T: Send + 'static>(_: &T) {}
 
 #[test]
@@ -427,7 +450,10 @@ fn owned_guard_keeps_the_completion_alive() {
     let back = guard.disarm();
     assert!(!back.is_done(), "disarmed: nothing posted");
     drop(back);
-    assert!(weak.upgrade().is_none(), "disarm gave back the guard's only Arc");
+    assert!(
+        weak.upgrade().is_none(),
+        "disarm gave back the guard's only Arc"
+    );
 }
 
 #[cfg(feature = "alloc")]
@@ -442,7 +468,11 @@ fn owned_disarm_returns_the_same_arc_and_completes_nothing() {
     assert!(std::ptr::eq(guard.completion(), &*c));
     let back: Arc<Completion> = guard.disarm();
     assert!(Arc::ptr_eq(&back, &c));
-    assert_eq!(Arc::strong_count(&c), 3, "c, the wait, and the Arc given back");
+    assert_eq!(
+        Arc::strong_count(&c),
+        3,
+        "c, the wait, and the Arc given back"
+    );
     drop(back);
 
     let guard = c.clone().complete_all_on_drop_owned();
@@ -464,7 +494,10 @@ fn owned_guards_show_their_completion_in_debug() {
     let g = c.clone().complete_on_drop_owned();
     assert_eq!(
         format!("{g:?}"),
-        format!("OwnedCompleteOnDrop {{ completion: {} }}", state(0, false, false))
+        format!(
+            "OwnedCompleteOnDrop {{ completion: {} }}",
+            state(0, false, false)
+        )
     );
     g.disarm();
     let g = c.clone().complete_all_on_drop_owned();
@@ -517,7 +550,11 @@ fn owned_guard_releases_a_blocked_waiter_however_the_thread_ends() {
         });
         assert_eq!(worker.join().is_err(), panics);
         waiter.join().unwrap();
-        assert_eq!(snapshot(&c), state(0, false, false), "consumed by the waiter");
+        assert_eq!(
+            snapshot(&c),
+            state(0, false, false),
+            "consumed by the waiter"
+        );
     }
 }
 
@@ -621,7 +658,10 @@ fn a_waiter_released_by_the_guard_reads_the_result_slot() {
     let setup = Setup::new();
     std::thread::scope(|s| {
         let waiter = s.spawn(|| setup.outcome());
-        s.spawn(|| setup.run("8080", false)).join().unwrap().unwrap();
+        s.spawn(|| setup.run("8080", false))
+            .join()
+            .unwrap()
+            .unwrap();
         assert_eq!(waiter.join().unwrap(), Outcome::Ready(8080));
     });
 
@@ -629,7 +669,11 @@ fn a_waiter_released_by_the_guard_reads_the_result_slot() {
     let setup = Setup::new();
     std::thread::scope(|s| {
         let waiter = s.spawn(|| setup.outcome());
-        assert!(s.spawn(|| setup.run("http", false)).join().unwrap().is_err());
+        assert!(s
+            .spawn(|| setup.run("http", false))
+            .join()
+            .unwrap()
+            .is_err());
         assert_eq!(waiter.join().unwrap(), Outcome::NeverReported);
     });
 
@@ -676,7 +720,11 @@ async fn owned_guard_completes_when_a_started_task_is_aborted() {
     let err = task.await.unwrap_err();
     assert!(err.is_cancelled());
     waiter.await.unwrap();
-    assert_eq!(snapshot(&c), state(0, false, false), "one completion, consumed");
+    assert_eq!(
+        snapshot(&c),
+        state(0, false, false),
+        "one completion, consumed"
+    );
     assert_eq!(Arc::strong_count(&c), 1);
 }
 
@@ -718,7 +766,9 @@ async fn owned_guard_completes_when_a_task_panics() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn owned_all_guard_releases_every_waiting_task_when_its_task_is_aborted() {
     let c = Arc::new(Completion::new());
-    let waiters: Vec<_> = (0..8).map(|_| tokio::spawn(c.clone().wait_owned())).collect();
+    let waiters: Vec<_> = (0..8)
+        .map(|_| tokio::spawn(c.clone().wait_owned()))
+        .collect();
     let task = tokio::spawn({
         let guard = c.clone().complete_all_on_drop_owned();
         async move {
@@ -739,7 +789,9 @@ async fn owned_all_guard_releases_every_waiting_task_when_its_task_is_aborted() 
 #[tokio::test]
 async fn owned_all_guard_releases_every_waiting_task_when_its_task_panics() {
     let c = Arc::new(Completion::new());
-    let waiters: Vec<_> = (0..4).map(|_| tokio::spawn(c.clone().wait_owned())).collect();
+    let waiters: Vec<_> = (0..4)
+        .map(|_| tokio::spawn(c.clone().wait_owned()))
+        .collect();
     let task = tokio::spawn({
         let guard = c.clone().complete_all_on_drop_owned();
         async move {
@@ -769,7 +821,11 @@ async fn borrowed_guard_completes_when_select_drops_its_branch() {
         _ = work => unreachable!("never finishes"),
         _ = rx => {}
     }
-    assert_eq!(snapshot(&c), state(1, false, false), "the cancelled branch completed");
+    assert_eq!(
+        snapshot(&c),
+        state(1, false, false),
+        "the cancelled branch completed"
+    );
 }
 
 #[tokio::test]
@@ -852,5 +908,9 @@ async fn result_slot_pattern_with_a_panicking_task() {
         }
     });
     assert!(worker.await.unwrap_err().is_panic());
-    assert_eq!(waiter.await.unwrap(), None, "the waiter can tell: nothing reported");
+    assert_eq!(
+        waiter.await.unwrap(),
+        None,
+        "the waiter can tell: nothing reported"
+    );
 }

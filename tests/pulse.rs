@@ -33,10 +33,7 @@ fn state(count: u32, completed_all: bool, waiters: bool) -> String {
 
 /// `n` boxed waits on `c`, each polled once (queued, in order) with a counting waker.
 #[allow(clippy::type_complexity)]
-fn queued(
-    c: &Completion,
-    n: usize,
-) -> Vec<(Pin<Box<Wait<'_>>>, Arc<TestWaker>, std::task::Waker)> {
+fn queued(c: &Completion, n: usize) -> Vec<(Pin<Box<Wait<'_>>>, Arc<TestWaker>, std::task::Waker)> {
     (0..n)
         .map(|_| {
             let (k, waker) = counting_waker();
@@ -60,12 +57,20 @@ fn pulse_with_nobody_queued_changes_nothing() {
 
     c.complete_n(3);
     c.complete_waiters();
-    assert_eq!(snapshot(&c), state(3, false, false), "a banked count stays banked");
+    assert_eq!(
+        snapshot(&c),
+        state(3, false, false),
+        "a banked count stays banked"
+    );
 
     c.reinit();
     c.complete_all();
     c.complete_waiters();
-    assert_eq!(snapshot(&c), state(0, true, false), "the sticky flag stays set");
+    assert_eq!(
+        snapshot(&c),
+        state(0, true, false),
+        "the sticky flag stays set"
+    );
     assert!(c.try_wait() && c.try_wait());
 }
 
@@ -113,7 +118,10 @@ fn pulse_is_not_sticky_a_later_wait_waits_for_the_next_completion() {
 
     let (k, waker) = counting_waker();
     let mut late = pin!(c.wait());
-    assert!(poll_once(late.as_mut(), &waker).is_pending(), "not released");
+    assert!(
+        poll_once(late.as_mut(), &waker).is_pending(),
+        "not released"
+    );
     assert_eq!(snapshot(&c), state(0, false, true));
     let (w, _, ew) = &mut early[0];
     assert_eq!(poll_once(w.as_mut(), ew), Poll::Ready(()));
@@ -136,7 +144,11 @@ fn a_complete_after_the_pulse_goes_to_the_next_waiter_or_is_banked() {
     for (w, _, waker) in &mut pulsed {
         assert_eq!(poll_once(w.as_mut(), waker), Poll::Ready(()));
     }
-    assert_eq!(snapshot(&c), state(1, false, false), "the pulsed waits took none");
+    assert_eq!(
+        snapshot(&c),
+        state(1, false, false),
+        "the pulsed waits took none"
+    );
     let (k, waker) = counting_waker();
     let mut next = pin!(c.wait());
     assert_eq!(poll_once(next.as_mut(), &waker), Poll::Ready(()));
@@ -323,7 +335,10 @@ fn the_old_migration_pattern_loses_a_banked_completion_and_the_pulse_does_not() 
     old.complete();
     old.complete_all();
     old.reinit();
-    assert!(!old.try_wait(), "complete_all + reinit discarded the banked completion");
+    assert!(
+        !old.try_wait(),
+        "complete_all + reinit discarded the banked completion"
+    );
 
     // A complete() landing between the two calls is lost too.
     old.complete_all();
@@ -400,7 +415,11 @@ fn an_enabled_wait_keeps_its_fifo_place_from_the_moment_it_was_enabled() {
     assert!(poll_once(b.as_mut(), &wb).is_pending());
     assert!(!c.try_wait(), "handed to A");
     assert_eq!(poll_once(a.as_mut(), &wa), Poll::Ready(()));
-    assert_eq!(ka.wakes(), 0, "A had no waker when it was handed the completion");
+    assert_eq!(
+        ka.wakes(),
+        0,
+        "A had no waker when it was handed the completion"
+    );
 
     c.complete();
     assert_eq!(kb.wakes(), 1);
@@ -434,7 +453,11 @@ fn enable_takes_a_banked_completion_and_the_next_poll_consumes_nothing_more() {
     assert!(w.as_mut().enable(), "a completion was banked");
     assert_eq!(snapshot(&c), state(1, false, false), "it took exactly one");
     assert_eq!(poll_once(w.as_mut(), &waker), Poll::Ready(()));
-    assert_eq!(snapshot(&c), state(1, false, false), "the poll took nothing more");
+    assert_eq!(
+        snapshot(&c),
+        state(1, false, false),
+        "the poll took nothing more"
+    );
     assert_eq!(poll_once(w.as_mut(), &waker), Poll::Ready(()));
     assert_eq!(snapshot(&c), state(1, false, false));
     assert_eq!(k.wakes(), 0);
@@ -504,6 +527,39 @@ fn dropping_a_wait_whose_enable_took_a_banked_completion_gives_it_back() {
     );
 }
 
+/// A completion `enable()` took from the bank is held like a handed one: dropped
+/// unpolled, it goes to the next queued waiter (woken once), not back to the bank.
+#[test]
+fn a_banked_completion_taken_by_enable_is_passed_to_a_waiter_queued_later() {
+    let c = Completion::new();
+    c.complete();
+    let mut a = Box::pin(c.wait());
+    assert!(a.as_mut().enable());
+    assert_eq!(snapshot(&c), state(0, false, false));
+    let (kb, wb) = counting_waker();
+    let mut b = pin!(c.wait());
+    assert!(
+        poll_once(b.as_mut(), &wb).is_pending(),
+        "A holds the only completion"
+    );
+    drop(a);
+    assert_eq!(kb.wakes(), 1);
+    assert_eq!(poll_once(b.as_mut(), &wb), Poll::Ready(()));
+    assert_eq!(snapshot(&c), state(0, false, false));
+
+    // complete_all: the enabled wait holds a release, nothing to pass on.
+    c.complete_all();
+    let mut a = Box::pin(c.wait());
+    assert!(a.as_mut().enable());
+    c.reinit();
+    drop(a);
+    assert_eq!(
+        snapshot(&c),
+        state(0, false, false),
+        "a release is not passed on"
+    );
+}
+
 #[test]
 fn enable_after_complete_all_is_true_and_consumes_nothing() {
     let c = Completion::new();
@@ -526,7 +582,10 @@ fn an_enabled_wait_is_released_by_complete_all() {
     assert!(poll_once(b.as_mut(), &waker).is_pending());
     c.complete_all();
     assert_eq!(k.wakes(), 1, "only B had a waker");
-    assert!(a.as_mut().enable(), "enable on a released wait says it holds one");
+    assert!(
+        a.as_mut().enable(),
+        "enable on a released wait says it holds one"
+    );
     assert_eq!(poll_once(a.as_mut(), &waker), Poll::Ready(()));
     assert_eq!(poll_once(b.as_mut(), &waker), Poll::Ready(()));
     assert_eq!(snapshot(&c), state(0, true, false));
@@ -588,7 +647,10 @@ fn a_completion_handed_to_an_enabled_never_polled_wait_wakes_nobody_and_the_poll
     assert!(poll_once(b.as_mut(), &wb).is_pending());
     c.complete(); // handed to A, which has no waker: nobody is woken
     assert_eq!((ka.wakes(), kb.wakes()), (0, 0));
-    assert!(a.as_mut().enable(), "enable again reports the completion it holds");
+    assert!(
+        a.as_mut().enable(),
+        "enable again reports the completion it holds"
+    );
     assert_eq!(format!("{a:?}"), "Wait { state: \"handed\" }");
     assert_eq!(poll_once(a.as_mut(), &wa), Poll::Ready(()));
     assert_eq!(ka.wakes(), 0);
@@ -638,7 +700,10 @@ fn enable_twice_is_harmless_one_place_in_the_queue() {
     assert!(!a.as_mut().enable());
     assert!(!a.as_mut().enable());
     assert!(!b.as_mut().enable());
-    assert!(!a.as_mut().enable(), "A keeps its place, it is not moved to the tail");
+    assert!(
+        !a.as_mut().enable(),
+        "A keeps its place, it is not moved to the tail"
+    );
     c.complete();
     c.complete();
     c.complete();
@@ -860,7 +925,10 @@ fn racing_pulses_never_touch_the_banked_count() {
 /// banked, so `returned + banked >= N` (pulses only add), and the banked count can never
 /// exceed `N`.
 #[test]
-#[cfg_attr(miri, ignore = "a thread stress test; the hand-driven tests cover Miri")]
+#[cfg_attr(
+    miri,
+    ignore = "a thread stress test; the hand-driven tests cover Miri"
+)]
 fn racing_completions_pulses_and_waiters() {
     const WAITERS: usize = 4;
     const ROUNDS: usize = 2_000;
