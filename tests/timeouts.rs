@@ -1025,6 +1025,90 @@ fn embassy_timer_zero_timeout() {
 }
 
 // ---------------------------------------------------------------------------------------
+// EmbassyTimer deadlines: `wait_deadline` with an `embassy_time::Instant` (here, not in
+// tests/deadlines.rs, because the Miri run of this file allows the leak of embassy-time's
+// std driver thread)
+// ---------------------------------------------------------------------------------------
+
+#[cfg(all(feature = "embassy-time", not(async_completion_msrv)))]
+#[test]
+fn embassy_wait_deadline_times_out_no_earlier_than_the_deadline() {
+    let c = Completion::new();
+    let deadline = embassy_time::Instant::now() + embassy_time::Duration::from_millis(20);
+    let r = futures::executor::block_on(c.wait_deadline(EmbassyTimer, deadline));
+    assert_eq!(r, Err(TimedOut));
+    assert!(embassy_time::Instant::now() >= deadline);
+    assert_eq!(
+        format!("{c:?}"),
+        "Completion { count: 0, completed_all: false, waiters: false }",
+        "the timed-out wait left the queue and kept nothing"
+    );
+    // Retrying with the same deadline: a poll, which takes a banked completion.
+    let r = futures::executor::block_on(c.wait_deadline(EmbassyTimer, deadline));
+    assert_eq!(r, Err(TimedOut));
+    c.complete();
+    let r = futures::executor::block_on(c.wait_deadline(EmbassyTimer, deadline));
+    assert_eq!(r, Ok(()));
+    assert!(!c.try_wait());
+}
+
+#[cfg(all(feature = "embassy-time", not(async_completion_msrv)))]
+#[test]
+fn embassy_wait_deadline_already_past_is_a_poll_that_never_queues() {
+    let c = Completion::new();
+    let (k, waker) = counting_waker();
+    let now = embassy_time::Instant::now();
+    for deadline in [now, embassy_time::Instant::from_ticks(0)] {
+        let mut w = pin!(c.wait_deadline(EmbassyTimer, deadline));
+        assert_eq!(poll_once(w.as_mut(), &waker), Poll::Ready(Err(TimedOut)));
+        assert_eq!(
+            format!("{c:?}"),
+            "Completion { count: 0, completed_all: false, waiters: false }"
+        );
+    }
+    assert_eq!(k.wakes(), 0);
+    c.complete_n(2);
+    let mut w = pin!(c.wait_deadline(EmbassyTimer, now));
+    assert_eq!(poll_once(w.as_mut(), &waker), Poll::Ready(Ok(())));
+    assert_eq!(
+        format!("{c:?}"),
+        "Completion { count: 1, completed_all: false, waiters: false }",
+        "exactly one taken"
+    );
+}
+
+#[cfg(all(feature = "embassy-time", not(async_completion_msrv)))]
+#[test]
+fn embassy_wait_deadline_completion_in_time_is_ok() {
+    let c = Arc::new(Completion::new());
+    let completer = std::thread::spawn({
+        let c = c.clone();
+        move || {
+            std::thread::sleep(ms(10));
+            c.complete();
+        }
+    });
+    let deadline = embassy_time::Instant::now() + embassy_time::Duration::from_secs(30);
+    let r = futures::executor::block_on(c.wait_deadline(EmbassyTimer, deadline));
+    assert_eq!(r, Ok(()));
+    assert!(embassy_time::Instant::now() < deadline);
+    completer.join().unwrap();
+    assert!(!c.try_wait());
+}
+
+#[cfg(all(feature = "embassy-time", not(async_completion_msrv)))]
+#[test]
+fn embassy_wait_deadline_at_instant_max_waits_until_completed() {
+    let c = Completion::new();
+    let (_, waker) = counting_waker();
+    let mut w = pin!(c.wait_deadline(EmbassyTimer, embassy_time::Instant::MAX));
+    assert!(poll_once(w.as_mut(), &waker).is_pending());
+    c.complete();
+    assert_eq!(poll_once(w.as_mut(), &waker), Poll::Ready(Ok(())));
+    assert!(!c.try_wait());
+}
+
+// ---------------------------------------------------------------------------------------
 // TimedOut
 // ---------------------------------------------------------------------------------------
 
