@@ -2,6 +2,8 @@
 //! builds on every supported toolchain:
 //! - `has_core_error`: `core::error::Error` (Rust 1.81), so `TimedOut` implements it even
 //!   without `std`.
+//! - `has_waker_raw`: `Waker::data` and `Waker::vtable` (Rust 1.83), so a queued wait's
+//!   waker identity can be checked without the lock (a lock-free re-poll).
 
 use std::env;
 use std::process::Command;
@@ -9,8 +11,12 @@ use std::process::Command;
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=RUSTC");
-    if rustc_minor().is_some_and(|minor| minor >= 81) {
+    let minor = rustc_minor();
+    if minor.is_some_and(|minor| minor >= 81) {
         println!("cargo:rustc-cfg=has_core_error");
+    }
+    if minor.is_some_and(|minor| minor >= 83) {
+        println!("cargo:rustc-cfg=has_waker_raw");
     }
 }
 

@@ -195,7 +195,12 @@ impl<L: Lock> Queue<L> {
                 waiter.finish();
                 return Poll::Ready(());
             }
-            IDLE | QUEUED => {}
+            IDLE => {}
+            // Re-poll with the waker it queued with: nothing to store, nothing to lock.
+            QUEUED if waker.is_some_and(|waker| waiter.holds_waker(waker)) => {
+                return Poll::Pending;
+            }
+            QUEUED => {}
             // Handed a completion or released (no lock needed), or already `Ready`.
             _ => {
                 waiter.finish();
@@ -222,8 +227,11 @@ impl<L: Lock> Queue<L> {
             NeedWaker,
         }
         // A first poll queues with a waker of its own, cloned before locking (user code).
+        // So does a re-poll from Rust 1.83: `poll_or_take` found, lock-free, that the
+        // queued waker is another one, so it will be replaced (one lock hold, not two).
         let mut fresh = match waiter.status() {
             IDLE => Some(waker.clone()),
+            QUEUED if cfg!(has_waker_raw) => Some(waker.clone()),
             _ => None,
         };
         loop {

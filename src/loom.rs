@@ -5,14 +5,15 @@ pub(crate) use core::sync::atomic::Ordering;
 
 #[cfg(loom)]
 #[allow(unused_imports)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU8};
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU8};
 
 #[cfg(all(not(loom), feature = "portable-atomic"))]
 #[allow(unused_imports)]
-pub(crate) use portable_atomic::{AtomicBool, AtomicU32, AtomicU8};
+pub(crate) use portable_atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU8};
 
 #[cfg(all(not(loom), not(feature = "portable-atomic")))]
-pub(crate) use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU8};
+#[allow(unused_imports)]
+pub(crate) use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU8};
 
 #[cfg(loom)]
 pub(crate) use loom::cell::UnsafeCell;

@@ -17,8 +17,10 @@
 //!
 //! # Invariants (referred to as I1..I6 by the `SAFETY` comments)
 //!
-//! - **I1** `Queue::head`, `Queue::gen` and the `prev`, `next`, `waker` and `gen` fields of
-//!   every node are only read or written while the queue's lock is held.
+//! - **I1** `Queue::head`, `Queue::gen` and the `prev`, `next` and `gen` fields of every
+//!   node are only read or written while the queue's lock is held; so is the `waker`
+//!   slot, except for the owner's lock-free identity check ([`WakerSlot::is`], atomics
+//!   only, Rust 1.83 and later).
 //! - **I2** A node is linked (in the main queue or a drain circle) if and only if its
 //!   `status` is `QUEUED`; a drain guard is linked while its `Drain` is `active`.
 //! - **I3** A linked node is pinned, and it is unlinked (under the lock) before its memory
@@ -34,13 +36,19 @@
 
 use core::cell::Cell;
 use core::marker::PhantomPinned;
+#[cfg(has_waker_raw)]
+use core::mem::ManuallyDrop;
 use core::pin::Pin;
 use core::ptr::{self, NonNull};
 use core::task::Waker;
+#[cfg(has_waker_raw)]
+use core::task::{RawWaker, RawWakerVTable};
 
 use crate::batch::WakeBatch;
 use crate::fault::AbortOnUnwind;
 use crate::lock::{lock_init, Lock};
+#[cfg(has_waker_raw)]
+use crate::loom::AtomicPtr;
 use crate::loom::{loom_const_fn, AtomicU32, AtomicU8, Ordering, UnsafeCell};
 use crate::state::{WAITERS, ZERO};
 
@@ -99,9 +107,9 @@ impl<L: Lock> Queue<L> {
 struct Node {
     prev: UnsafeCell<NonNull<Node>>,
     next: UnsafeCell<NonNull<Node>>,
-    /// The waker to wake when this node is handed a completion or released (I1); `None`
+    /// The waker to wake when this node is handed a completion or released (I1); empty
     /// for a wait enabled (`Wait::enable`) and not polled since.
-    waker: UnsafeCell<Option<Waker>>,
+    waker: WakerSlot,
     /// `Queue::gen` when this node was queued (I1).
     gen: UnsafeCell<u32>,
     status: AtomicU8,
@@ -114,7 +122,7 @@ impl Node {
             Self {
                 prev: UnsafeCell::new(NonNull::dangling()),
                 next: UnsafeCell::new(NonNull::dangling()),
-                waker: UnsafeCell::new(None),
+                waker: WakerSlot::new(),
                 gen: UnsafeCell::new(0),
                 status: AtomicU8::new(IDLE),
                 _pinned: PhantomPinned,
@@ -128,6 +136,113 @@ impl Node {
 unsafe impl Send for Node {}
 // SAFETY: as above.
 unsafe impl Sync for Node {}
+
+/// A node's waker. From Rust 1.83 (`has_waker_raw`, set by `build.rs`), it is the
+/// waker's two raw parts in atomics, so the owner can compare a waker with it without the
+/// lock ([`is`](Self::is)); before, an `Option<Waker>` in a cell. 16 bytes either way.
+///
+/// `put`, `take` and `will_wake` are called with the queue's lock held (I1); `put` only
+/// on an empty slot. A waker in the slot is owned by it: `put` forgets the `Waker` it is
+/// given, and `take` rebuilds that same `Waker` from its parts, once.
+#[cfg(has_waker_raw)]
+struct WakerSlot {
+    data: AtomicPtr<()>,
+    /// Null when the slot is empty.
+    vtable: AtomicPtr<RawWakerVTable>,
+}
+
+#[cfg(has_waker_raw)]
+impl WakerSlot {
+    loom_const_fn! {
+        fn new() -> Self {
+            Self {
+                data: AtomicPtr::new(ptr::null_mut()),
+                vtable: AtomicPtr::new(ptr::null_mut()),
+            }
+        }
+    }
+
+    /// # Safety
+    /// The lock is held, and the slot is empty.
+    unsafe fn put(&self, waker: Option<Waker>) {
+        if let Some(waker) = waker {
+            let waker = ManuallyDrop::new(waker);
+            self.data.store(waker.data().cast_mut(), Ordering::Relaxed);
+            let vtable: *const RawWakerVTable = waker.vtable();
+            self.vtable.store(vtable.cast_mut(), Ordering::Relaxed);
+        }
+    }
+
+    /// # Safety
+    /// The lock is held.
+    unsafe fn take(&self) -> Option<Waker> {
+        let vtable = self.vtable.load(Ordering::Relaxed);
+        if vtable.is_null() {
+            return None;
+        }
+        self.vtable.store(ptr::null_mut(), Ordering::Relaxed);
+        let data = self.data.load(Ordering::Relaxed);
+        // SAFETY: the two parts come from a `Waker` that `put` forgot, and the slot is
+        // emptied as they are read, so that `Waker` is rebuilt exactly once; `vtable`
+        // was a `&'static RawWakerVTable`.
+        Some(unsafe { Waker::from_raw(RawWaker::new(data, &*vtable)) })
+    }
+
+    /// # Safety
+    /// The lock is held.
+    unsafe fn will_wake(&self, waker: &Waker) -> bool {
+        self.is(waker)
+    }
+
+    /// Whether the slot holds a waker with `waker`'s identity (its raw parts, what
+    /// `Waker::will_wake` compares). Lock-free: atomic loads only.
+    #[inline]
+    fn is(&self, waker: &Waker) -> bool {
+        let vtable: *const RawWakerVTable = waker.vtable();
+        ptr::eq(self.vtable.load(Ordering::Relaxed), vtable)
+            && ptr::eq(self.data.load(Ordering::Relaxed), waker.data())
+    }
+}
+
+#[cfg(not(has_waker_raw))]
+struct WakerSlot(UnsafeCell<Option<Waker>>);
+
+#[cfg(not(has_waker_raw))]
+impl WakerSlot {
+    loom_const_fn! {
+        fn new() -> Self {
+            Self(UnsafeCell::new(None))
+        }
+    }
+
+    /// # Safety
+    /// The lock is held, and the slot is empty.
+    unsafe fn put(&self, waker: Option<Waker>) {
+        // SAFETY: the lock is held (I1).
+        self.0.with_mut(|w| unsafe { *w = waker });
+    }
+
+    /// # Safety
+    /// The lock is held.
+    unsafe fn take(&self) -> Option<Waker> {
+        // SAFETY: the lock is held (I1).
+        self.0.with_mut(|w| unsafe { (*w).take() })
+    }
+
+    /// # Safety
+    /// The lock is held.
+    unsafe fn will_wake(&self, waker: &Waker) -> bool {
+        // SAFETY: the lock is held (I1).
+        self.0
+            .with(|w| unsafe { (*w).as_ref() }.is_some_and(|w| w.will_wake(waker)))
+    }
+
+    /// Unknown without the lock before Rust 1.83: the re-poll takes the lock.
+    #[inline(always)]
+    fn is(&self, _waker: &Waker) -> bool {
+        false
+    }
+}
 
 /// How a [`Waiter`] reaches its queue: a borrow, or an owning `Arc<Completion>`.
 ///
@@ -206,6 +321,17 @@ impl<Q: QueueRef> Waiter<Q> {
     #[inline]
     pub(crate) fn status(&self) -> u8 {
         self.node.status.load(Ordering::Acquire)
+    }
+
+    /// Whether the waiter, which the caller just saw `QUEUED`, holds a waker that wakes the
+    /// same task as `waker`, looked at without the lock: a re-poll with the same waker is
+    /// then `Pending` at the cost of two loads. A `true` may be stale in one harmless way
+    /// only: a completer may be taking the node out at this very moment, and it then wakes
+    /// that same waker, so the task polls again and finds its completion. Always `false`
+    /// before Rust 1.83 (no way to read a waker's identity): the re-poll takes the lock.
+    #[inline]
+    pub(crate) fn holds_waker(&self, waker: &Waker) -> bool {
+        self.node.waker.is(waker)
     }
 
     /// Marks an idle waiter (never queued) as holding a completion it took without
@@ -293,7 +419,7 @@ impl<L: Lock> Locked<'_, L> {
         // fields; it is pinned and unlinked before it is freed (I3) so storing its address
         // is sound; `head` and its `prev` are linked nodes with valid pointers (I4).
         unsafe {
-            node.waker.with_mut(|w| *w = waker);
+            node.waker.put(waker);
             node.gen.with_mut(|g| *g = gen);
             match self.head() {
                 None => {
@@ -341,10 +467,7 @@ impl<L: Lock> Locked<'_, L> {
     ) -> bool {
         self.check(waiter.queue());
         // SAFETY: the lock is held (I1).
-        waiter
-            .node
-            .waker
-            .with(|w| unsafe { (*w).as_ref() }.is_some_and(|w| w.will_wake(waker)))
+        unsafe { waiter.node.waker.will_wake(waker) }
     }
 
     /// Stores `waker` in the queued `waiter`; returns the one it replaces.
@@ -358,10 +481,11 @@ impl<L: Lock> Locked<'_, L> {
             broken("replace_waker() on a waiter not queued");
         }
         // SAFETY: the lock is held (I1).
-        waiter
-            .node
-            .waker
-            .with_mut(|w| unsafe { (*w).replace(waker) })
+        unsafe {
+            let old = waiter.node.waker.take();
+            waiter.node.waker.put(Some(waker));
+            old
+        }
     }
 
     /// Unlinks `waiter` if it is queued (setting it `IDLE`) and returns its waker.
@@ -432,7 +556,7 @@ impl<L: Lock> Locked<'_, L> {
                 }
             }
             let node = node.as_ref();
-            let waker = node.waker.with_mut(|w| (*w).take());
+            let waker = node.waker.take();
             // Last access to the node (I5).
             node.status.store(status, Ordering::Release);
             waker

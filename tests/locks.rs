@@ -134,6 +134,59 @@ mod embassy {
     use super::*;
     use embassy_sync::blocking_mutex::raw::{CriticalSectionRawMutex, NoopRawMutex};
 
+    /// A `RawMutex` that counts its acquisitions (a thread-local count: one thread only).
+    /// Not `Sync` (the marker), so neither is a completion with it: it stays on the thread
+    /// that counts.
+    struct CountingMutex(core::marker::PhantomData<std::cell::Cell<()>>);
+
+    std::thread_local! {
+        static LOCKS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    fn locks() -> usize {
+        LOCKS.with(|l| l.get())
+    }
+
+    // SAFETY: `Completion<CountingMutex>` is `!Sync` (the mutex is `!Sync`: see below), so
+    // only one thread ever locks it, and `lock` runs `f` without re-entering: exclusion
+    // holds trivially.
+    unsafe impl embassy_sync::blocking_mutex::raw::RawMutex for CountingMutex {
+        #[allow(clippy::declare_interior_mutable_const)]
+        const INIT: Self = CountingMutex(core::marker::PhantomData);
+        fn lock<R>(&self, f: impl FnOnce() -> R) -> R {
+            LOCKS.with(|l| l.set(l.get() + 1));
+            f()
+        }
+    }
+
+    /// SPEC §5: a re-poll of a queued wait with the same waker takes no lock (from Rust
+    /// 1.83, where a waker's identity can be read); with another waker it locks once.
+    #[test]
+    fn a_repoll_with_the_same_waker_takes_no_lock() {
+        let c: Completion<CountingMutex> = Completion::with_lock();
+        let (k, waker) = counting_waker();
+        let (_, other) = counting_waker();
+        let mut w = pin!(c.wait());
+        assert!(poll_once(w.as_mut(), &waker).is_pending());
+        assert_eq!(locks(), 1, "the first poll queues under the lock");
+        for _ in 0..8 {
+            assert!(poll_once(w.as_mut(), &waker).is_pending());
+        }
+        let expected = if cfg!(has_waker_raw) { 1 } else { 9 };
+        assert_eq!(locks(), expected, "re-polls with the same waker");
+        assert!(poll_once(w.as_mut(), &other).is_pending());
+        // Stored under the lock: one hold from 1.83 (the waker is cloned before locking,
+        // as it is known to differ); before, one to compare and one to store.
+        let expected = expected + if cfg!(has_waker_raw) { 1 } else { 2 };
+        assert_eq!(locks(), expected, "a new waker is stored under the lock");
+        assert!(poll_once(w.as_mut(), &other).is_pending());
+        let expected = expected + usize::from(!cfg!(has_waker_raw));
+        assert_eq!(locks(), expected, "then its re-polls are lock-free again");
+        c.complete();
+        assert_eq!(k.wakes(), 0, "the newest waker is the one woken");
+        assert!(poll_once(w.as_mut(), &other).is_ready());
+    }
+
     #[test]
     fn critical_section_raw_mutex() {
         static C: Completion<CriticalSectionRawMutex> = Completion::with_lock();

@@ -400,6 +400,59 @@ fn repoll_with_new_waker_racing_complete() {
     });
 }
 
+/// A queued waiter re-polled with the waker it queued with (from Rust 1.83 a lock-free
+/// re-poll: two loads, `Pending`) while `complete()` takes it out of the queue: whichever
+/// way they interleave, the waker is woken exactly once and the next poll is `Ready`.
+#[test]
+fn repoll_with_same_waker_racing_complete() {
+    model(4, || {
+        let c = StdArc::new(Completion::new());
+        let (count, waker) = counting_waker();
+        let mut w = queued_owned(&c, &waker);
+        let completer = spawn({
+            let c = c.clone();
+            move || c.complete()
+        });
+        let repoll = poll(w.as_mut(), &waker);
+        completer.join().unwrap();
+        assert_eq!(count.wakes(), 1, "the hand-off woke the queued waker, once");
+        if repoll.is_pending() {
+            assert!(poll(w.as_mut(), &waker).is_ready());
+        }
+        assert!(!c.try_wait());
+        drop(w);
+        drop(waker);
+        assert_eq!(StdArc::strong_count(&count), 1, "a waker clone leaked");
+    });
+}
+
+/// The same while `complete_all()` releases the waiter in a drain (two other waiters, so
+/// the release takes two batches): a lock-free `Pending` re-poll is woken by the drain.
+#[test]
+fn repoll_with_same_waker_racing_complete_all() {
+    model(3, || {
+        let c = StdArc::new(Completion::new());
+        let (others, other_waker) = counting_waker();
+        let a = queued_owned(&c, &other_waker);
+        let b = queued_owned(&c, &other_waker);
+        let (count, waker) = counting_waker();
+        let mut w = queued_owned(&c, &waker);
+        let completer = spawn({
+            let c = c.clone();
+            move || c.complete_all()
+        });
+        let repoll = poll(w.as_mut(), &waker);
+        completer.join().unwrap();
+        assert_eq!(others.wakes(), 2);
+        match repoll.is_pending() {
+            true => assert_eq!(count.wakes(), 1, "a pending re-poll is woken by the drain"),
+            false => assert!(count.wakes() <= 1),
+        }
+        assert!(poll(w.as_mut(), &waker).is_ready());
+        drop((a, b, w));
+    });
+}
+
 // ---------------------------------------------------------------------------------------
 // 4. complete_all() racing waiters that re-poll, register and drop; three queued waiters
 //    so that the release takes two batches (batch size 2 under loom).
