@@ -152,6 +152,7 @@ struct WakerSlot {
 }
 
 #[cfg(has_waker_raw)]
+#[clippy::msrv = "1.83"] // built only from 1.83 (`has_waker_raw`)
 impl WakerSlot {
     loom_const_fn! {
         fn new() -> Self {
