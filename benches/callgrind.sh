@@ -5,21 +5,22 @@
 #   benches/callgrind.sh                 # every scenario/implementation pair
 #   benches/callgrind.sh handoff_one     # only the pairs whose scenario matches
 #
-# Each pair runs the `fastpath_counts` binary of the benches package
-# (benches/src/bin/fastpath_counts.rs) twice under `valgrind --tool=callgrind`, with N1 and
-# N2 repetitions; (Ir(N2) - Ir(N1)) / (N2 - N1) is the instruction count of one repetition,
-# with start-up and tear-down cancelled out. The scenario code is the one the criterion
+# Each pair runs the `fastpath_counts` binary of the benches project
+# (benches/src/bin/fastpath_counts.rs; benches/ is its own workspace, built into
+# benches/target unless CARGO_TARGET_DIR says otherwise) twice under
+# `valgrind --tool=callgrind`, with N1 and N2 repetitions; (Ir(N2) - Ir(N1)) / (N2 - N1) is
+# the instruction count of one repetition, with start-up and tear-down cancelled out. The scenario code is the one the criterion
 # benches time (benches/benches/ops/mod.rs). Output: a Markdown table on stdout.
 set -euo pipefail
 
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")"
 N1=${N1:-10000}
 N2=${N2:-110000}
 filter=${1:-}
 
 command -v valgrind >/dev/null || { echo "valgrind is not installed" >&2; exit 1; }
-cargo build --release -p async-completion-benches --bin fastpath_counts >&2
-bin=${CARGO_TARGET_DIR:-target}/release/fastpath_counts
+cargo build --release --bin fastpath_counts >&2
+bin=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')/release/fastpath_counts
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 

@@ -1,4 +1,4 @@
-//! `cargo bench -p async-completion-benches`: every scenario on `async-completion` and on
+//! `cargo bench --manifest-path benches/Cargo.toml`: every scenario on `async-completion` and on
 //! each peer that offers the same operation, in one run.
 //!
 //! Peers: `tokio::sync::Notify`, `tokio::sync::Semaphore`, `event-listener` 5 (alone, and
@@ -143,6 +143,76 @@ fn handoff_one(c: &mut Criterion) {
         b.iter(|| ops::event_listener_raw::handoff_one(black_box(&event)))
     });
     g.finish();
+}
+
+// ---------------------------------------------------------------------------------------
+// Re-polls and races of a single wait (the paths of `select!` loops, `join!` siblings,
+// spurious wake-ups, `wait_or` / `wait_timeout`), polled by hand
+// ---------------------------------------------------------------------------------------
+
+/// One group: the single-threaded `$scenario` of `ops` on `async-completion` and on every
+/// peer that queues a waiter (all of them offer the four scenarios below).
+macro_rules! every_queue_peer {
+    ($c:expr, $group:expr, $scenario:ident) => {{
+        let mut g = $c.benchmark_group($group);
+        let ours = Completion::new();
+        g.bench_function(OURS, |b| b.iter(|| ops::ours::$scenario(black_box(&ours))));
+        let notify = tokio::sync::Notify::new();
+        g.bench_function(NOTIFY, |b| {
+            b.iter(|| ops::tokio_notify::$scenario(black_box(&notify)))
+        });
+        let sem = tokio::sync::Semaphore::new(0);
+        g.bench_function(TOKIO_SEM, |b| {
+            b.iter(|| ops::tokio_semaphore::$scenario(black_box(&sem)))
+        });
+        let sem = async_lock::Semaphore::new(0);
+        g.bench_function(ASYNC_LOCK_SEM, |b| {
+            b.iter(|| ops::async_lock_semaphore::$scenario(black_box(&sem)))
+        });
+        let queue = maitake_sync::WaitQueue::new();
+        g.bench_function(MAITAKE, |b| {
+            b.iter(|| ops::maitake_waitqueue::$scenario(black_box(&queue)))
+        });
+        let event = event_listener::Event::new();
+        g.bench_function(EVENT, |b| {
+            b.iter(|| ops::event_listener_raw::$scenario(black_box(&event)))
+        });
+        g.finish();
+    }};
+}
+
+/// A wait polled once (`Pending`, queued), re-polled `ops::REPOLLS` (8) times with the same
+/// waker (`Pending`), then handed its completion and polled (`Ready`): time per whole
+/// sequence. The cost of one re-poll is `(repoll_queued - handoff_one) / 8`, both from the
+/// same run (`benches/report.py` computes it).
+///
+/// Every peer offers it: each re-polls its queued future (`event_listener` alone with the
+/// stack listener, as in `handoff_one`). No floor: the waiter is queued.
+fn repoll_queued(c: &mut Criterion) {
+    every_queue_peer!(c, "repoll_queued", repoll_queued);
+}
+
+/// A wait raced against a future that is ready at once, nothing banked: ours is
+/// `wait_or(ready(()))`; each peer's is `ops::race` (poll the wait, then the ready future;
+/// drop the wait, which leaves its queue), the shape of `futures::select_biased!`.
+fn wait_or_ready(c: &mut Criterion) {
+    every_queue_peer!(c, "wait_or_ready", wait_or_ready);
+}
+
+/// `wait_timeout` with a timer whose sleep is ready at once (a closure timer, non-zero
+/// timeout), nothing banked: `Err(TimedOut)`. The peers have no timed wait other than a
+/// race with a sleep, so theirs is `ops::race` against the same ready sleep (the same
+/// code as their `wait_or_ready`).
+fn wait_timeout_ready(c: &mut Criterion) {
+    every_queue_peer!(c, "wait_timeout_ready", wait_timeout_ready);
+}
+
+/// A wait pinned once before a `tokio::select! { biased; ... }` loop whose second branch
+/// (a ready future) wins `ops::SELECT_WINS` (8) times; its last win posts the completion,
+/// which the next turn takes (time per whole loop). The pattern the crate docs recommend
+/// for `select!` in a loop; every peer offers it.
+fn select_loop(c: &mut Criterion) {
+    every_queue_peer!(c, "select_loop", select_loop);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -773,6 +843,11 @@ criterion_group! {
     targets = bank_then_take, complete_try_wait, handoff_one
 }
 criterion_group! {
+    name = repolls;
+    config = config();
+    targets = repoll_queued, wait_or_ready, wait_timeout_ready, select_loop
+}
+criterion_group! {
     name = queued;
     config = config();
     targets = fifo_chain_1000, broadcast_1000, broadcast_10000
@@ -782,4 +857,4 @@ criterion_group! {
     config = config();
     targets = ping_pong_tasks, contended, ping_pong_threads
 }
-criterion_main!(fast_paths, queued, threaded);
+criterion_main!(fast_paths, repolls, queued, threaded);

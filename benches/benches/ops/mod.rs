@@ -12,13 +12,30 @@
 //!   poll is `Ready` (future created, polled once, dropped);
 //! - `complete_try_wait`: post one completion, then take it without waiting;
 //! - `handoff_one`: a wait polled once (`Pending`, queued), post one completion, poll again
-//!   (`Ready`).
+//!   (`Ready`);
+//! - `repoll_queued`: as `handoff_one`, with [`REPOLLS`] more polls with the same waker
+//!   (each `Pending`) between the first poll and the completion: the spurious wake-ups, the
+//!   `select!` loops and the `join!` siblings that re-poll a queued wait;
+//! - `wait_or_ready`: a wait raced against another future that is ready at once, with
+//!   nothing banked: ours is `wait_or(ready(()))`; a peer's is the same race written by
+//!   hand ([`race`]: the wait polled first, then the other future; the wait dropped
+//!   after). The result is `Err` (the other future won);
+//! - `wait_timeout_ready`: `wait_timeout` with a timer whose sleep is ready at once (a
+//!   closure timer returning `ready(())`, non-zero timeout), nothing banked: `TimedOut`.
+//!   The peers have no timed wait of their own other than a race with a sleep (tokio's
+//!   `time::timeout` is that race, on the runtime's timer), so theirs is [`race`] against
+//!   the same ready sleep;
+//! - `select_loop`: the pattern the crate docs recommend for `select!` in a loop: the wait
+//!   pinned once, outside a `tokio::select! { biased; ... }` loop whose second branch (a
+//!   future ready at once) wins [`SELECT_WINS`] times; the last win posts the completion,
+//!   and the next turn of the loop takes it. One poll of the whole `async` block runs it.
 #![allow(dead_code)]
 
-use std::future::Future;
+use std::future::{ready, Future, Ready};
 use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use event_listener::IntoNotification;
 
@@ -28,10 +45,87 @@ pub fn poll<F: Future + ?Sized>(fut: Pin<&mut F>) -> Poll<F::Output> {
     fut.poll(&mut Context::from_waker(Waker::noop()))
 }
 
+/// Re-polls of a queued wait in `repoll_queued` (all with the same waker, all `Pending`).
+pub const REPOLLS: usize = 8;
+
+/// Wins of the busy branch in `select_loop` before the completion arrives.
+pub const SELECT_WINS: usize = 8;
+
+/// The timeout of `wait_timeout_ready` (non-zero, so that a sleep is created; the sleep is
+/// ready at once whatever it is).
+pub const TIMEOUT: Duration = Duration::from_secs(1);
+
+/// A timer whose sleeps are over at once.
+#[inline]
+pub fn ready_timer(_: Duration) -> Ready<()> {
+    ready(())
+}
+
+/// Polls `wait`, then `other` if the wait is pending: the shape of `wait_or` written by
+/// hand, for the peers (`futures::select_biased!` does the same). The caller drops both
+/// futures afterwards, which takes the peer's wait out of its queue.
+#[inline(always)]
+pub fn race<A: Future + ?Sized, B: Future + ?Sized>(
+    wait: Pin<&mut A>,
+    other: Pin<&mut B>,
+) -> Poll<Result<A::Output, B::Output>> {
+    if let Poll::Ready(out) = poll(wait) {
+        return Poll::Ready(Ok(out));
+    }
+    poll(other).map(Err)
+}
+
+/// Polls a queued wait [`REPOLLS`] more times, each `Pending`.
+#[inline(always)]
+fn repoll<F: Future + ?Sized>(mut wait: Pin<&mut F>) {
+    for _ in 0..REPOLLS {
+        assert!(
+            poll(wait.as_mut()).is_pending(),
+            "a re-poll was not pending"
+        );
+    }
+}
+
+/// The `select_loop` scenario for any wait: `make` creates it (pinned once, outside the
+/// loop), `post` posts the completion after the busy branch's last win, `done` checks the
+/// wait's output. Returns the wins of the busy branch.
+#[inline(always)]
+async fn select_loop<F: Future>(
+    wait: F,
+    post: impl Fn(),
+    done: impl FnOnce(F::Output) -> bool,
+) -> usize {
+    let mut wait = pin!(wait);
+    let mut wins = 0;
+    let out = loop {
+        tokio::select! {
+            biased;
+            out = &mut wait => break out,
+            () = ready(()) => {
+                wins += 1;
+                if wins == SELECT_WINS {
+                    post();
+                }
+            }
+        }
+    };
+    assert!(done(out), "select_loop: the wait's output");
+    wins
+}
+
+/// Runs a `select_loop` future to its end with one poll (no branch ever waits).
+#[inline(always)]
+fn run_select_loop(fut: impl Future<Output = usize>) {
+    match poll(pin!(fut)) {
+        Poll::Ready(wins) => assert_eq!(wins, SELECT_WINS),
+        Poll::Pending => panic!("select_loop: the loop did not finish in one poll"),
+    }
+}
+
 /// `async-completion`: the crate under test.
 pub mod ours {
     use super::*;
-    use async_completion::Completion;
+    use async_completion::{Completion, TimedOut};
 
     #[inline]
     pub fn bank_then_take(c: &Completion) {
@@ -52,6 +146,32 @@ pub mod ours {
         assert!(poll(wait.as_mut()).is_pending());
         c.complete();
         assert!(poll(wait).is_ready());
+    }
+
+    #[inline]
+    pub fn repoll_queued(c: &Completion) {
+        let mut wait = pin!(c.wait());
+        assert!(poll(wait.as_mut()).is_pending());
+        repoll(wait.as_mut());
+        c.complete();
+        assert!(poll(wait).is_ready());
+    }
+
+    #[inline]
+    pub fn wait_or_ready(c: &Completion) {
+        let wait = pin!(c.wait_or(ready(())));
+        assert!(matches!(poll(wait), Poll::Ready(Err(()))));
+    }
+
+    #[inline]
+    pub fn wait_timeout_ready(c: &Completion) {
+        let wait = pin!(c.wait_timeout(ready_timer, TIMEOUT));
+        assert!(matches!(poll(wait), Poll::Ready(Err(TimedOut))));
+    }
+
+    #[inline]
+    pub fn select_loop(c: &Completion) {
+        run_select_loop(super::select_loop(c.wait(), || c.complete(), |()| true));
     }
 }
 
@@ -74,6 +194,38 @@ pub mod tokio_notify {
         assert!(poll(notified.as_mut()).is_pending());
         n.notify_one();
         assert!(poll(notified).is_ready());
+    }
+
+    #[inline]
+    pub fn repoll_queued(n: &Notify) {
+        let mut notified = pin!(n.notified());
+        assert!(poll(notified.as_mut()).is_pending());
+        repoll(notified.as_mut());
+        n.notify_one();
+        assert!(poll(notified).is_ready());
+    }
+
+    #[inline]
+    pub fn wait_or_ready(n: &Notify) {
+        let notified = pin!(n.notified());
+        let other = pin!(ready(()));
+        assert!(matches!(race(notified, other), Poll::Ready(Err(()))));
+    }
+
+    #[inline]
+    pub fn wait_timeout_ready(n: &Notify) {
+        let notified = pin!(n.notified());
+        let sleep = pin!(ready_timer(TIMEOUT));
+        assert!(matches!(race(notified, sleep), Poll::Ready(Err(()))));
+    }
+
+    #[inline]
+    pub fn select_loop(n: &Notify) {
+        run_select_loop(super::select_loop(
+            n.notified(),
+            || n.notify_one(),
+            |()| true,
+        ));
     }
 }
 
@@ -108,6 +260,41 @@ pub mod tokio_semaphore {
             Poll::Ready(Ok(permit)) => permit.forget(),
             _ => panic!("tokio Semaphore: the queued acquire did not get the permit"),
         }
+    }
+
+    #[inline]
+    pub fn repoll_queued(s: &Semaphore) {
+        let mut acquire = pin!(s.acquire());
+        assert!(poll(acquire.as_mut()).is_pending());
+        repoll(acquire.as_mut());
+        s.add_permits(1);
+        match poll(acquire) {
+            Poll::Ready(Ok(permit)) => permit.forget(),
+            _ => panic!("tokio Semaphore: the queued acquire did not get the permit"),
+        }
+    }
+
+    #[inline]
+    pub fn wait_or_ready(s: &Semaphore) {
+        let acquire = pin!(s.acquire());
+        let other = pin!(ready(()));
+        assert!(matches!(race(acquire, other), Poll::Ready(Err(()))));
+    }
+
+    #[inline]
+    pub fn wait_timeout_ready(s: &Semaphore) {
+        let acquire = pin!(s.acquire());
+        let sleep = pin!(ready_timer(TIMEOUT));
+        assert!(matches!(race(acquire, sleep), Poll::Ready(Err(()))));
+    }
+
+    #[inline]
+    pub fn select_loop(s: &Semaphore) {
+        run_select_loop(super::select_loop(
+            s.acquire(),
+            || s.add_permits(1),
+            |permit| permit.map(|p| p.forget()).is_ok(),
+        ));
     }
 }
 
@@ -144,6 +331,44 @@ pub mod async_lock_semaphore {
             Poll::Pending => panic!("async-lock Semaphore: the queued acquire got nothing"),
         }
     }
+
+    #[inline]
+    pub fn repoll_queued(s: &Semaphore) {
+        let mut acquire = pin!(s.acquire());
+        assert!(poll(acquire.as_mut()).is_pending());
+        repoll(acquire.as_mut());
+        s.add_permits(1);
+        match poll(acquire) {
+            Poll::Ready(guard) => guard.forget(),
+            Poll::Pending => panic!("async-lock Semaphore: the queued acquire got nothing"),
+        }
+    }
+
+    #[inline]
+    pub fn wait_or_ready(s: &Semaphore) {
+        let acquire = pin!(s.acquire());
+        let other = pin!(ready(()));
+        assert!(matches!(race(acquire, other), Poll::Ready(Err(()))));
+    }
+
+    #[inline]
+    pub fn wait_timeout_ready(s: &Semaphore) {
+        let acquire = pin!(s.acquire());
+        let sleep = pin!(ready_timer(TIMEOUT));
+        assert!(matches!(race(acquire, sleep), Poll::Ready(Err(()))));
+    }
+
+    #[inline]
+    pub fn select_loop(s: &Semaphore) {
+        run_select_loop(super::select_loop(
+            s.acquire(),
+            || s.add_permits(1),
+            |guard| {
+                guard.forget();
+                true
+            },
+        ));
+    }
 }
 
 /// `maitake_sync::WaitQueue`: `wake()` stores one wakeup when nobody waits (at most one);
@@ -166,6 +391,34 @@ pub mod maitake_waitqueue {
         q.wake();
         assert!(matches!(poll(wait), Poll::Ready(Ok(()))));
     }
+
+    #[inline]
+    pub fn repoll_queued(q: &WaitQueue) {
+        let mut wait = pin!(q.wait());
+        assert!(poll(wait.as_mut()).is_pending());
+        repoll(wait.as_mut());
+        q.wake();
+        assert!(matches!(poll(wait), Poll::Ready(Ok(()))));
+    }
+
+    #[inline]
+    pub fn wait_or_ready(q: &WaitQueue) {
+        let wait = pin!(q.wait());
+        let other = pin!(ready(()));
+        assert!(matches!(race(wait, other), Poll::Ready(Err(()))));
+    }
+
+    #[inline]
+    pub fn wait_timeout_ready(q: &WaitQueue) {
+        let wait = pin!(q.wait());
+        let sleep = pin!(ready_timer(TIMEOUT));
+        assert!(matches!(race(wait, sleep), Poll::Ready(Err(()))));
+    }
+
+    #[inline]
+    pub fn select_loop(q: &WaitQueue) {
+        run_select_loop(super::select_loop(q.wait(), || q.wake(), |r| r.is_ok()));
+    }
 }
 
 /// `event_listener::Event` (5.x) on its own. `notify` stores nothing, so it only appears
@@ -181,6 +434,49 @@ pub mod event_listener_raw {
         assert!(poll(Pin::new(&mut l)).is_pending());
         e.notify(1);
         assert!(poll(Pin::new(&mut l)).is_ready());
+    }
+
+    #[inline]
+    pub fn repoll_queued(e: &Event) {
+        listener!(e => l);
+        assert!(poll(Pin::new(&mut l)).is_pending());
+        repoll(Pin::new(&mut l));
+        e.notify(1);
+        assert!(poll(Pin::new(&mut l)).is_ready());
+    }
+
+    #[inline]
+    pub fn wait_or_ready(e: &Event) {
+        listener!(e => l);
+        let other = pin!(ready(()));
+        assert!(matches!(
+            race(Pin::new(&mut l), other),
+            Poll::Ready(Err(()))
+        ));
+    }
+
+    #[inline]
+    pub fn wait_timeout_ready(e: &Event) {
+        listener!(e => l);
+        let sleep = pin!(ready_timer(TIMEOUT));
+        assert!(matches!(
+            race(Pin::new(&mut l), sleep),
+            Poll::Ready(Err(()))
+        ));
+    }
+
+    /// The stack listener is created (and inserted in the list) before the loop, as a
+    /// pinned wait is.
+    #[inline]
+    pub fn select_loop(e: &Event) {
+        listener!(e => l);
+        run_select_loop(super::select_loop(
+            &mut l,
+            || {
+                e.notify(1);
+            },
+            |()| true,
+        ));
     }
 }
 
