@@ -863,6 +863,20 @@ mod blocking {
     }
 
     #[test]
+    fn a_far_deadline_waits_until_completed() {
+        let c = Arc::new(Completion::new());
+        let far = Instant::now() + Duration::from_secs(60 * 60 * 24 * 365 * 100);
+        let waiter = std::thread::spawn({
+            let c = c.clone();
+            move || c.wait_blocking_deadline(far)
+        });
+        std::thread::sleep(ms(10));
+        c.complete();
+        assert_eq!(waiter.join().unwrap(), Ok(()));
+        assert_eq!(snapshot(&*c), state(0, false, false));
+    }
+
+    #[test]
     fn a_blocked_deadline_waiter_is_reached_by_complete_all_and_pulses() {
         let c = Arc::new(Completion::new());
         let deadline = Instant::now() + Duration::from_secs(30);

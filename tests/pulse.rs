@@ -328,6 +328,95 @@ fn a_waker_that_pulses_again_during_the_pulse_is_harmless() {
     drop(wa);
 }
 
+type Slot = std::sync::Mutex<Vec<Option<Pin<Box<Wait<'static>>>>>>;
+
+/// A wait that queues while a pulse over more than one batch is still waking (from a
+/// waker of its first batch) arrived after the pulse: it is not released by it.
+#[test]
+fn a_wait_queued_from_a_waker_during_a_long_pulse_is_not_pulsed() {
+    static C: Completion = Completion::new();
+    static LATE: Slot = std::sync::Mutex::new(Vec::new());
+    let (kl, late_waker) = counting_waker();
+    let (k0, w0) = hook_waker(move || {
+        let mut late = Box::pin(C.wait());
+        assert!(poll_once(late.as_mut(), &late_waker).is_pending());
+        LATE.lock().unwrap().push(Some(late));
+    });
+    let (k, waker) = counting_waker();
+    let mut waits: Vec<_> = (0..40).map(|_| Box::pin(C.wait())).collect();
+    assert!(poll_once(waits[0].as_mut(), &w0).is_pending());
+    for w in &mut waits[1..] {
+        assert!(poll_once(w.as_mut(), &waker).is_pending());
+    }
+    C.complete_waiters();
+    assert_eq!((k0.wakes(), k.wakes()), (1, 39));
+    for (i, w) in waits.iter_mut().enumerate() {
+        let waker = if i == 0 { &w0 } else { &waker };
+        assert_eq!(poll_once(w.as_mut(), waker), Poll::Ready(()), "waiter {i}");
+    }
+    assert_eq!(kl.wakes(), 0, "the late wait was not pulsed");
+    assert_eq!(snapshot(&C), state(0, false, true));
+    let mut late = LATE.lock().unwrap().pop().unwrap().unwrap();
+    C.complete();
+    assert_eq!(kl.wakes(), 1);
+    let (_, w) = counting_waker();
+    assert_eq!(poll_once(late.as_mut(), &w), Poll::Ready(()));
+    assert_eq!(snapshot(&C), state(0, false, false));
+}
+
+/// A waker of the first batch drops a pulsed wait that the pulse has not reached yet (it
+/// is still in the pulse's drain): the wait leaves safely and passes nothing on.
+#[test]
+fn a_pulsed_wait_dropped_by_a_waker_before_its_batch_is_woken() {
+    static C: Completion = Completion::new();
+    static WAITS: Slot = std::sync::Mutex::new(Vec::new());
+    let (k0, w0) = hook_waker(|| {
+        // The last wait, still in the drain: drop it.
+        let last = WAITS.lock().unwrap().last_mut().unwrap().take();
+        drop(last);
+    });
+    let (k, waker) = counting_waker();
+    {
+        let mut waits = WAITS.lock().unwrap();
+        for i in 0..40 {
+            let mut w = Box::pin(C.wait());
+            let wk = if i == 0 { &w0 } else { &waker };
+            assert!(poll_once(w.as_mut(), wk).is_pending());
+            waits.push(Some(w));
+        }
+    }
+    C.complete_waiters();
+    assert_eq!(k0.wakes(), 1);
+    assert_eq!(k.wakes(), 38, "the dropped wait was not woken");
+    let mut waits = std::mem::take(&mut *WAITS.lock().unwrap());
+    assert!(waits[39].is_none());
+    for (i, w) in waits.iter_mut().take(39).enumerate() {
+        let wk = if i == 0 { &w0 } else { &waker };
+        let w = w.as_mut().unwrap();
+        assert_eq!(poll_once(w.as_mut(), wk), Poll::Ready(()), "waiter {i}");
+    }
+    assert_eq!(
+        snapshot(&C),
+        state(0, false, false),
+        "nothing passed on or banked"
+    );
+}
+
+#[test]
+fn an_enabled_wait_pulsed_then_dropped_unpolled_passes_nothing_on() {
+    let c = Completion::new();
+    let mut a = Box::pin(c.wait());
+    assert!(!a.as_mut().enable());
+    c.complete_waiters();
+    let (kb, wb) = counting_waker();
+    let mut b = pin!(c.wait());
+    assert!(poll_once(b.as_mut(), &wb).is_pending());
+    drop(a);
+    assert_eq!(kb.wakes(), 0);
+    assert!(poll_once(b.as_mut(), &wb).is_pending());
+    assert_eq!(snapshot(&c), state(0, false, true));
+}
+
 #[test]
 fn the_old_migration_pattern_loses_a_banked_completion_and_the_pulse_does_not() {
     // What docs/from_other_crates.md used to map `notify_waiters` to:
