@@ -312,7 +312,9 @@ impl<L: Lock> Completion<L> {
     ///
     /// The returned [`WaitOr`] resolves to `Ok(())` when a completion was consumed, or to
     /// `Err(o)` when `other` finished first with `o`. The wait is polled first, so a
-    /// completion wins a tie.
+    /// completion wins a tie. On the first poll the wait looks for a completion lock-free
+    /// and then polls `other` *before* it queues: an `other` that is ready at once costs no
+    /// lock and no queueing.
     ///
     /// # Cancel safety
     ///

@@ -216,6 +216,18 @@ impl<L: Lock> Queue<L> {
         }
     }
 
+    /// For a waiter never polled: takes a banked completion (or sees `ALL`) lock-free, and
+    /// then it is finished (`true`); else changes nothing (`false`). A race's first step,
+    /// before its other future is polled and before the wait queues.
+    #[inline]
+    pub(crate) fn take_now(&self, waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>) -> bool {
+        let took = waiter.status() == IDLE && self.try_take();
+        if took {
+            waiter.finish();
+        }
+        took
+    }
+
     /// Every poll but a first one that found a completion banked: one function (one lock
     /// site) for the first poll that queues and for re-polls of a queued waiter, which
     /// keeps firmware small.

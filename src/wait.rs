@@ -143,6 +143,20 @@ impl<'a, L: Lock> Wait<'a, L> {
         waiter.queue().poll_or_take(waiter, waker)
     }
 
+    /// Whether this wait was never polled (nor enabled): it holds nothing, is not queued.
+    #[inline]
+    pub(crate) fn is_idle(&self) -> bool {
+        self.waiter.status() == crate::waiters::IDLE
+    }
+
+    /// On a wait never polled: takes a completion lock-free if one can be taken (then the
+    /// wait is finished and `true` is returned); else changes nothing.
+    #[inline]
+    pub(crate) fn take_now(self: Pin<&mut Self>) -> bool {
+        let waiter = self.project().waiter.into_ref();
+        waiter.queue().take_now(waiter)
+    }
+
     /// Leaves the queue now, passing on a completion handed to this wait; afterwards the
     /// future is terminated and holds nothing. Used when another future won a race.
     pub(crate) fn cancel(self: Pin<&mut Self>) {

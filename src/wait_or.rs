@@ -83,34 +83,50 @@ impl<F: Future, L: Lock> Future for WaitOr<'_, F, L> {
     type Output = Result<(), F::Output>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
+        let mut this = self.project();
         assert!(
             !this.wait.is_terminated(),
             "`WaitOr` polled after it returned `Ready`"
         );
-        race(this.wait, this.other, cx)
+        match race(this.wait.as_mut(), this.other, cx) {
+            // `other` won: the wait leaves the queue, passing on a completion handed to it.
+            Poll::Ready(Err(output)) => {
+                this.wait.cancel();
+                Poll::Ready(Err(output))
+            }
+            poll => poll,
+        }
     }
 }
 
-/// Polls `wait`, then (if it is pending) `other`; when `other` finishes first, the wait
-/// leaves the queue, passing on a completion handed to it, and `other`'s output is the
-/// `Err`. The completion wins a tie because it is polled first.
+/// One poll of a wait raced against `other`: `Ok(())` when the wait consumed a completion,
+/// `Err(o)` when `other` finished first (the caller then cancels the wait or, for a
+/// timeout, gives it up).
+///
+/// The wait goes first, so a completion wins a tie. On the first poll it goes first
+/// lock-free: a banked completion (or `complete_all`) is taken at once; otherwise `other`
+/// is polled *before* the wait queues, so an `other` that is ready at once costs no waker
+/// clone, no lock and no queueing. Only when `other` is pending does the wait queue (and a
+/// completion that arrived in between is taken then).
 #[inline]
 fn race<L: Lock, F: Future>(
     mut wait: Pin<&mut Wait<'_, L>>,
     other: Pin<&mut F>,
     cx: &mut Context<'_>,
 ) -> Poll<Result<(), F::Output>> {
+    if wait.is_idle() {
+        if wait.as_mut().take_now() {
+            return Poll::Ready(Ok(()));
+        }
+        if let Poll::Ready(output) = other.poll(cx) {
+            return Poll::Ready(Err(output));
+        }
+        return wait.poll(cx).map(Ok);
+    }
     if wait.as_mut().poll(cx).is_ready() {
         return Poll::Ready(Ok(()));
     }
-    match other.poll(cx) {
-        Poll::Ready(output) => {
-            wait.cancel();
-            Poll::Ready(Err(output))
-        }
-        Poll::Pending => Poll::Pending,
-    }
+    other.poll(cx).map(Err)
 }
 
 impl<F: Future, L: Lock> FusedFuture for WaitOr<'_, F, L> {
@@ -226,26 +242,26 @@ impl<S: Future, L: Lock> Future for WaitTimeout<'_, S, L> {
         if let Some(result) = *this.result {
             return Poll::Ready(result);
         }
-        // No sleep is a zero timeout: take a completion now or time out, never queue.
-        let waker = this.sleep.is_some().then(|| cx.waker());
-        let result = match this.wait.as_mut().poll_or_take(waker) {
-            Poll::Ready(()) => Ok(()),
-            Poll::Pending => match this.sleep.as_mut().as_pin_mut() {
-                None => Err(TimedOut),
-                Some(sleep) => match sleep.poll(cx) {
-                    // The timer fired. As in the kernel, which checks `x->done` once more
-                    // after the timeout, a completion handed to the wait meanwhile (even
-                    // by the sleep's own poll), a banked one, or `complete_all` wins.
-                    Poll::Ready(_) => {
-                        let (got, waker) = this.wait.give_up();
-                        let result = if got { Ok(()) } else { Err(TimedOut) };
-                        // Recorded before the waker is dropped (user code: it may panic).
-                        *this.result = Some(result);
-                        drop(waker);
-                        result
-                    }
-                    Poll::Pending => return Poll::Pending,
-                },
+        let result = match this.sleep.as_mut().as_pin_mut() {
+            // No sleep is a zero timeout: take a completion now or time out, never queue.
+            None => match this.wait.as_mut().poll_or_take(None) {
+                Poll::Ready(()) => Ok(()),
+                Poll::Pending => Err(TimedOut),
+            },
+            Some(sleep) => match race(this.wait.as_mut(), sleep, cx) {
+                Poll::Ready(Ok(())) => Ok(()),
+                // The timer fired. As in the kernel, which checks `x->done` once more after
+                // the timeout, a completion handed to the wait meanwhile (even by the
+                // sleep's own poll), a banked one, or `complete_all` wins.
+                Poll::Ready(Err(_)) => {
+                    let (got, waker) = this.wait.as_mut().give_up();
+                    let result = if got { Ok(()) } else { Err(TimedOut) };
+                    // Recorded before the waker is dropped (user code: it may panic).
+                    *this.result = Some(result);
+                    drop(waker);
+                    result
+                }
+                Poll::Pending => return Poll::Pending,
             },
         };
         // The result first: if dropping the sleep panics, later polls still return it.

@@ -363,6 +363,15 @@ impl<'c, L: Lock> Scene<'c, L> {
 
     /// A whole poll (`Wait`, or the wait and then the other future / sleep).
     fn model_poll(&mut self, i: usize, probe: &Arc<Probe>) -> Poll<Result<(), ()>> {
+        let (all, count) = (self.all, self.count);
+        let e = self.entries[i].as_mut().expect("live");
+        if e.st == St::Idle && !all && count == 0 && e.gate.as_ref().is_some_and(|g| g.is_open()) {
+            // The first poll of a race with nothing to take: the other future is polled
+            // before the wait queues, and it won, so the wait never queued.
+            e.st = St::Done;
+            e.result = Some(Err(()));
+            return Poll::Ready(Err(()));
+        }
         if let Some(result) = self.model_poll_wait(i, probe) {
             return Poll::Ready(result);
         }
@@ -430,7 +439,13 @@ impl<'c, L: Lock> Scene<'c, L> {
                 }
                 (s, o) => panic!("a lock fault in a poll of entry {i} changed {s:?} to {o}"),
             },
-            // The other future or the sleep panicked: the wait part of the poll happened.
+            // The other future or the sleep panicked. On a first poll it goes before the
+            // wait queues (after a lock-free look for a completion): the wait stays idle.
+            // On a re-poll the wait part of the poll happened.
+            Site::Other if before == St::Idle => {
+                assert!(!self.all && self.count == 0, "a completion is taken first");
+                assert_eq!(observed, "idle", "entry {i} did not queue");
+            }
             Site::Other => {
                 assert!(
                     self.model_poll_wait(i, probe).is_none(),
@@ -1617,9 +1632,14 @@ fn sleep_panics_in_poll() {
     let (pt, po) = (s.probe(), s.probe());
     gate.panic_in_poll(true);
     assert_eq!(s.poll(t, &pt), Err(Site::Other));
-    assert_eq!(s.observed(t), "queued");
+    // On its first poll the sleep goes before the wait queues: nothing queued.
+    assert_eq!(s.observed(t), "idle");
+    gate.panic_in_poll(false);
+    assert_eq!(s.poll(t, &pt), Ok(Poll::Pending)); // now queued
+    gate.panic_in_poll(true);
     assert_eq!(s.poll(other, &po), Ok(Poll::Pending));
     assert_eq!(s.poll(t, &pt), Err(Site::Other)); // a re-poll panics too, still queued
+    assert_eq!(s.observed(t), "queued");
     assert_eq!(s.complete(), Ok(())); // to `t`, the oldest
     assert_eq!(pt.wakes(), 1);
     assert_eq!(s.drop_entry(t), Ok(())); // passed on to `other`
@@ -1873,6 +1893,10 @@ fn wait_or_other_panics_in_poll() {
     let (p, pn) = (s.probe(), s.probe());
     gate.panic_in_poll(true);
     assert_eq!(s.poll(o, &p), Err(Site::Other));
+    assert_eq!(s.observed(o), "idle"); // the other future went before the wait queued
+    gate.panic_in_poll(false);
+    assert_eq!(s.poll(o, &p), Ok(Poll::Pending)); // queued
+    gate.panic_in_poll(true);
     assert_eq!(s.poll(next, &pn), Ok(Poll::Pending));
     assert_eq!(s.poll(o, &p), Err(Site::Other));
     assert_eq!(s.complete(), Ok(())); // to `o`: still the oldest

@@ -187,6 +187,37 @@ mod embassy {
         assert!(poll_once(w.as_mut(), &other).is_ready());
     }
 
+    /// SPEC §5: `wait_or` / `wait_timeout` whose other future is ready at once never queue:
+    /// no lock, no waker clone, and the result is the other future's (nothing banked).
+    #[test]
+    fn a_race_whose_other_future_is_ready_at_once_never_queues() {
+        let c: Completion<CountingMutex> = Completion::with_lock();
+        let (k, waker) = counting_waker();
+        let before = locks();
+        let mut or = pin!(c.wait_or(core::future::ready(7)));
+        assert_eq!(
+            poll_once(or.as_mut(), &waker),
+            core::task::Poll::Ready(Err(7))
+        );
+        let expired = |_: std::time::Duration| core::future::ready(());
+        let mut timed = pin!(c.wait_timeout(expired, std::time::Duration::from_secs(1)));
+        assert_eq!(
+            poll_once(timed.as_mut(), &waker),
+            core::task::Poll::Ready(Err(async_completion::TimedOut))
+        );
+        assert_eq!(locks(), before, "neither queued");
+        // A banked completion still wins the tie, lock-free.
+        c.complete();
+        let mut or = pin!(c.wait_or(core::future::ready(7)));
+        assert_eq!(
+            poll_once(or.as_mut(), &waker),
+            core::task::Poll::Ready(Ok(()))
+        );
+        assert_eq!(locks(), before);
+        assert_eq!(k.wakes(), 0);
+        assert!(!c.try_wait());
+    }
+
     #[test]
     fn critical_section_raw_mutex() {
         static C: Completion<CriticalSectionRawMutex> = Completion::with_lock();
