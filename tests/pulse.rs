@@ -402,6 +402,53 @@ fn a_pulsed_wait_dropped_by_a_waker_before_its_batch_is_woken() {
     );
 }
 
+/// `enable()` on a wait that a pulse or `complete_all` has already taken off the queue,
+/// but not woken yet (a later batch), reports what its next poll will find: it holds a
+/// completion (`true`), as the docs say ("or `complete_all` happened").
+#[test]
+fn enable_on_a_wait_released_but_not_yet_woken_reports_true() {
+    static C: Completion = Completion::new();
+    static WAITS: Slot = std::sync::Mutex::new(Vec::new());
+    static SEEN: std::sync::Mutex<Vec<(bool, bool)>> = std::sync::Mutex::new(Vec::new());
+    let (_, w0) = hook_waker(|| {
+        let mut waits = WAITS.lock().unwrap();
+        let last = waits.last_mut().unwrap().as_mut().unwrap();
+        let enabled = last.as_mut().enable();
+        let (_, waker) = counting_waker();
+        let ready = poll_once(last.as_mut(), &waker).is_ready();
+        SEEN.lock().unwrap().push((enabled, ready));
+    });
+    let (_, waker) = counting_waker();
+    for all in [false, true] {
+        {
+            let mut waits = WAITS.lock().unwrap();
+            waits.clear();
+            for i in 0..40 {
+                let mut w = Box::pin(C.wait());
+                let wk = if i == 0 { &w0 } else { &waker };
+                assert!(poll_once(w.as_mut(), wk).is_pending());
+                waits.push(Some(w));
+            }
+        }
+        if all {
+            C.complete_all();
+        } else {
+            C.complete_waiters();
+        }
+        for w in WAITS.lock().unwrap().iter_mut().take(39) {
+            let w = w.as_mut().unwrap();
+            assert_eq!(poll_once(w.as_mut(), &waker), Poll::Ready(()));
+        }
+        WAITS.lock().unwrap().clear();
+    }
+    assert_eq!(
+        *SEEN.lock().unwrap(),
+        [(true, true), (true, true)],
+        "(enable(), next poll Ready) on a released, unwoken wait: after a pulse, after \
+         complete_all"
+    );
+}
+
 #[test]
 fn an_enabled_wait_pulsed_then_dropped_unpolled_passes_nothing_on() {
     let c = Completion::new();
