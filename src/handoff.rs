@@ -85,7 +85,8 @@ impl<L: Lock> Queue<L> {
 
     /// Under the lock: hands one completion to the oldest waiter and returns its waker, to
     /// wake once the lock is released; or banks it if the queue emptied since we looked.
-    #[inline]
+    /// Shared by `complete()` and a cancelled wait passing its completion on.
+    #[inline(never)]
     fn hand_off_locked(&self) -> Option<Waker> {
         self.lock(|l| {
             if self.state.load(Relaxed) == WAITERS {
@@ -290,7 +291,8 @@ impl<L: Lock> Queue<L> {
     pub(crate) fn enable(&self, waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>) -> bool {
         match waiter.status() {
             IDLE => {}
-            QUEUED => return false,
+            // Already queued: released by a `complete_all`/pulse still draining?
+            QUEUED => return self.lock(|l| l.is_released(waiter)),
             _ => return true,
         }
         let took = match self.take_kind() {
@@ -362,59 +364,18 @@ impl<L: Lock> Queue<L> {
     pub(crate) fn cancel(&self, waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>, in_drop: bool) {
         // The common drop, after `Ready`, is one load.
         if waiter.status() != DONE {
-            // Its own waker, dropped last (user code: it may panic).
-            drop(self.leave(waiter, false, in_drop).1);
+            self.cancel_slow(waiter, in_drop);
         }
     }
 
-    /// The timer of a timed wait fired: leave the queue, and return whether the wait got a
-    /// completion after all (handed to it, released, or banked and taken now: the kernel
-    /// checks `x->done` once more after the timeout). It consumes what it returns. Also
-    /// returns the wait's own waker, for the caller to drop once it has recorded the
-    /// result (dropping a waker may panic).
-    pub(crate) fn give_up(
-        &self,
-        waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>,
-    ) -> (bool, Option<Waker>) {
-        self.leave(waiter, true, false)
-    }
-
-    /// Leaves the queue. `take`: keep a completion handed to the wait, or take a banked one
-    /// (the timeout tie rule), and return whether there was one; else pass a handed one on.
-    /// Returns the wait's own waker too, for the caller to drop last.
     #[inline(never)]
-    fn leave(
-        &self,
-        waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>,
-        take: bool,
-        in_drop: bool,
-    ) -> (bool, Option<Waker>) {
-        let mut old = None;
-        let (handed, released) = match waiter.status() {
-            HANDED => (true, false),
-            RELEASED => (false, true),
-            QUEUED => {
-                let guard = AbortOnUnwind::new("a queued wait was being dropped", in_drop);
-                let (waker, status, released) = self.lock(|l| {
-                    let released = l.is_released(waiter);
-                    (l.remove(waiter), waiter.status(), released)
-                });
-                guard.disarm();
-                old = waker;
-                (status == HANDED, released)
-            }
-            DONE => return (true, None),
-            _ => (false, false),
-        };
-        let got = handed || released || (take && self.try_take());
-        let next = if handed && !take {
-            // Pass the completion on, as a fresh `complete()` would.
+    fn cancel_slow(&self, waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>, in_drop: bool) {
+        let (held, old) = self.unlink(waiter, in_drop);
+        let next = if held == HANDED {
+            // Pass the completion on, as a fresh `complete()` would (under the lock: the
+            // path is cold, and one call is smaller than another inlined `bank`).
             let guard = AbortOnUnwind::new("a dropped wait was passing on its completion", in_drop);
-            let next = if self.bank(1) {
-                None
-            } else {
-                self.hand_off_locked()
-            };
+            let next = self.hand_off_locked();
             guard.disarm();
             next
         } else {
@@ -422,11 +383,56 @@ impl<L: Lock> Queue<L> {
         };
         waiter.finish();
         // User code last: the next waiter's `wake` (if it panics, `old` is dropped by the
-        // unwinding), then the caller drops this wait's own waker.
+        // unwinding), then this wait's own waker.
         if let Some(next) = next {
             next.wake();
         }
+        drop(old);
+    }
+
+    /// The timer of a timed wait fired: leave the queue, and return whether the wait got a
+    /// completion after all (handed to it, released, or banked and taken now: the kernel
+    /// checks `x->done` once more after the timeout). It consumes what it returns. Also
+    /// returns the wait's own waker, for the caller to drop once it has recorded the
+    /// result (dropping a waker may panic).
+    #[inline(never)]
+    pub(crate) fn give_up(
+        &self,
+        waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>,
+    ) -> (bool, Option<Waker>) {
+        let (held, old) = self.unlink(waiter, false);
+        let got = match held {
+            IDLE => self.try_take(),
+            _ => true, // handed, released (or, misused, already done)
+        };
+        waiter.finish();
         (got, old)
+    }
+
+    /// A wait leaves before returning `Ready`: unlinks it if it is queued, and returns what
+    /// it holds (`HANDED`, `RELEASED`; `IDLE` for nothing, `DONE` if it returned `Ready`
+    /// already) and its waker, for the caller to drop last.
+    #[inline]
+    fn unlink(
+        &self,
+        waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>,
+        in_drop: bool,
+    ) -> (u8, Option<Waker>) {
+        match waiter.status() {
+            QUEUED => {
+                let guard = AbortOnUnwind::new("a queued wait was being dropped", in_drop);
+                let unlinked = self.lock(|l| {
+                    let released = l.is_released(waiter);
+                    let waker = l.remove(waiter);
+                    // `HANDED` if a completion was handed to it just before we locked.
+                    let held = if released { RELEASED } else { waiter.status() };
+                    (held, waker)
+                });
+                guard.disarm();
+                unlinked
+            }
+            held => (held, None),
+        }
     }
 }
 
