@@ -229,9 +229,51 @@ impl<L: Lock> Queue<L> {
         took
     }
 
+    /// Every poll but a first one that found a completion banked and a re-poll with the
+    /// waker already stored: one function (one lock site) for the first poll that queues
+    /// and for a re-poll that brings another waker, which keeps firmware small.
+    ///
+    /// From Rust 1.83 (`has_waker_raw`) it runs only for a waiter that is idle or queued
+    /// with another waker (`poll_or_take` compared it lock-free): the waker will be stored
+    /// either way, so it is cloned once, before locking (user code), and one lock hold
+    /// does the rest.
+    #[cfg(has_waker_raw)]
+    #[inline(never)]
+    fn poll_slow(&self, waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>, waker: &Waker) -> Poll<()> {
+        let mut fresh = Some(waker.clone());
+        let (ready, old) = self.lock(|l| match waiter.status() {
+            // Nothing was banked a moment ago: take what arrived since, or queue at the
+            // tail (only this owner moves a waiter out of `IDLE`).
+            IDLE if self.take_or_announce().is_some() => (true, None),
+            IDLE => {
+                l.push_back(waiter, fresh.take());
+                (false, None)
+            }
+            // Re-poll of a queued waiter: keep its place, store the newest waker.
+            QUEUED if l.is_released(waiter) => (true, l.remove(waiter)),
+            QUEUED => (false, l.replace_waker(waiter, fresh.take())),
+            // Handed or released since we looked.
+            _ => (true, None),
+        });
+        if ready {
+            // Finished before any waker is dropped: a panicking `drop` leaves a wait that
+            // has consumed its completion, and says so.
+            waiter.finish();
+        }
+        // Wakers are dropped only here, with the lock released.
+        drop((old, fresh));
+        if ready {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+
     /// Every poll but a first one that found a completion banked: one function (one lock
     /// site) for the first poll that queues and for re-polls of a queued waiter, which
-    /// keeps firmware small.
+    /// keeps firmware small. Before Rust 1.83 a re-poll compares wakers under the lock and
+    /// clones the new one only if it differs (then locks again).
+    #[cfg(not(has_waker_raw))]
     #[inline(never)]
     fn poll_slow(&self, waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>, waker: &Waker) -> Poll<()> {
         enum Step {
@@ -240,11 +282,8 @@ impl<L: Lock> Queue<L> {
             NeedWaker,
         }
         // A first poll queues with a waker of its own, cloned before locking (user code).
-        // So does a re-poll from Rust 1.83: `poll_or_take` found, lock-free, that the
-        // queued waker is another one, so it will be replaced (one lock hold, not two).
         let mut fresh = match waiter.status() {
             IDLE => Some(waker.clone()),
-            QUEUED if cfg!(has_waker_raw) => Some(waker.clone()),
             _ => None,
         };
         loop {
@@ -259,7 +298,7 @@ impl<L: Lock> Queue<L> {
                 // Re-poll of a queued waiter: keep its place, store the newest waker.
                 QUEUED if l.is_released(waiter) => Step::Ready(l.remove(waiter)),
                 QUEUED => match fresh.take() {
-                    Some(new) => Step::Pending(l.replace_waker(waiter, new)),
+                    Some(new) => Step::Pending(l.replace_waker(waiter, Some(new))),
                     None if l.will_wake(waiter, waker) => Step::Pending(None),
                     None => Step::NeedWaker,
                 },
@@ -411,8 +450,9 @@ impl<L: Lock> Queue<L> {
 
     /// A wait leaves before returning `Ready`: unlinks it if it is queued, and returns what
     /// it holds (`HANDED`, `RELEASED`; `IDLE` for nothing, `DONE` if it returned `Ready`
-    /// already) and its waker, for the caller to drop last.
-    #[inline]
+    /// already) and its waker, for the caller to drop last. Out of line: shared by
+    /// `cancel_slow` and `give_up`.
+    #[inline(never)]
     fn unlink(
         &self,
         waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>,

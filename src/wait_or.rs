@@ -114,19 +114,22 @@ fn race<L: Lock, F: Future>(
     other: Pin<&mut F>,
     cx: &mut Context<'_>,
 ) -> Poll<Result<(), F::Output>> {
-    if wait.is_idle() {
-        if wait.as_mut().take_now() {
-            return Poll::Ready(Ok(()));
-        }
-        if let Poll::Ready(output) = other.poll(cx) {
-            return Poll::Ready(Err(output));
-        }
-        return wait.poll(cx).map(Ok);
-    }
-    if wait.as_mut().poll(cx).is_ready() {
+    let first = wait.is_idle();
+    let ready = match first {
+        true => wait.as_mut().take_now(),
+        false => wait.as_mut().poll(cx).is_ready(),
+    };
+    if ready {
         return Poll::Ready(Ok(()));
     }
-    other.poll(cx).map(Err)
+    if let Poll::Ready(output) = other.poll(cx) {
+        return Poll::Ready(Err(output));
+    }
+    match first {
+        // `other` is pending: now the wait queues (or takes what arrived meanwhile).
+        true => wait.poll(cx).map(Ok),
+        false => Poll::Pending,
+    }
 }
 
 impl<F: Future, L: Lock> FusedFuture for WaitOr<'_, F, L> {

@@ -141,7 +141,7 @@ unsafe impl Sync for Node {}
 /// waker's two raw parts in atomics, so the owner can compare a waker with it without the
 /// lock ([`is`](Self::is)); before, an `Option<Waker>` in a cell. 16 bytes either way.
 ///
-/// `put`, `take` and `will_wake` are called with the queue's lock held (I1); `put` only
+/// `put`, `take` (and `will_wake`, before 1.83) are called with the queue's lock held (I1); `put` only
 /// on an empty slot. A waker in the slot is owned by it: `put` forgets the `Waker` it is
 /// given, and `take` rebuilds that same `Waker` from its parts, once.
 #[cfg(has_waker_raw)]
@@ -187,12 +187,6 @@ impl WakerSlot {
         // emptied as they are read, so that `Waker` is rebuilt exactly once; `vtable`
         // was a `&'static RawWakerVTable`.
         Some(unsafe { Waker::from_raw(RawWaker::new(data, &*vtable)) })
-    }
-
-    /// # Safety
-    /// The lock is held.
-    unsafe fn will_wake(&self, waker: &Waker) -> bool {
-        self.is(waker)
     }
 
     /// Whether the slot holds a waker with `waker`'s identity (its raw parts, what
@@ -460,7 +454,9 @@ impl<L: Lock> Locked<'_, L> {
             && node.gen.with(|g| unsafe { *g }) != self.gen()
     }
 
-    /// Whether the queued `waiter`'s stored waker would wake the same task as `waker`.
+    /// Whether the queued `waiter`'s stored waker would wake the same task as `waker`
+    /// (under the lock: before Rust 1.83, where it cannot be checked lock-free).
+    #[cfg(not(has_waker_raw))]
     pub(crate) fn will_wake(
         &self,
         waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>,
@@ -475,7 +471,7 @@ impl<L: Lock> Locked<'_, L> {
     pub(crate) fn replace_waker(
         &mut self,
         waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>,
-        waker: Waker,
+        waker: Option<Waker>,
     ) -> Option<Waker> {
         self.check(waiter.queue());
         if waiter.node.status.load(Ordering::Relaxed) != QUEUED {
@@ -484,7 +480,7 @@ impl<L: Lock> Locked<'_, L> {
         // SAFETY: the lock is held (I1).
         unsafe {
             let old = waiter.node.waker.take();
-            waiter.node.waker.put(Some(waker));
+            waiter.node.waker.put(waker);
             old
         }
     }
