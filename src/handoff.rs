@@ -179,40 +179,26 @@ impl<L: Lock> Queue<L> {
         }
     }
 
-    /// Polls `waiter` with `Some(waker)`: `Ready` once it consumed a completion (or saw
-    /// `ALL`). With `None` (a zero timeout, on a waiter never polled) it never queues:
-    /// `Ready` if a completion could be taken now, else `Pending`; either way the waiter is
-    /// finished. One shape for both, so a timed wait carries one copy of the lock-free
-    /// take, not two.
+    /// Polls `waiter`: `Ready` once it consumed a completion (or saw `ALL`).
     #[inline(always)]
-    pub(crate) fn poll_or_take(
+    pub(crate) fn poll_wait(
         &self,
         waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>,
-        waker: Option<&Waker>,
+        waker: &Waker,
     ) -> Poll<()> {
         match waiter.status() {
             // Fast path: first poll with a completion banked.
             IDLE if self.try_take() => {
                 waiter.finish();
-                return Poll::Ready(());
+                Poll::Ready(())
             }
-            IDLE => {}
             // Re-poll with the waker it queued with: nothing to store, nothing to lock.
-            QUEUED if waker.is_some_and(|waker| waiter.holds_waker(waker)) => {
-                return Poll::Pending;
-            }
-            QUEUED => {}
+            QUEUED if waiter.holds_waker(waker) => Poll::Pending,
+            IDLE | QUEUED => self.poll_slow(waiter, waker),
             // Handed a completion or released (no lock needed), or already `Ready`.
             _ => {
                 waiter.finish();
-                return Poll::Ready(());
-            }
-        }
-        match waker {
-            Some(waker) => self.poll_slow(waiter, waker),
-            None => {
-                waiter.finish();
-                Poll::Pending
+                Poll::Ready(())
             }
         }
     }
@@ -234,12 +220,16 @@ impl<L: Lock> Queue<L> {
     /// and for a re-poll that brings another waker, which keeps firmware small.
     ///
     /// From Rust 1.83 (`has_waker_raw`) it runs only for a waiter that is idle or queued
-    /// with another waker (`poll_or_take` compared it lock-free): the waker will be stored
+    /// with another waker (`poll_wait` compared it lock-free): the waker will be stored
     /// either way, so it is cloned once, before locking (user code), and one lock hold
     /// does the rest.
     #[cfg(has_waker_raw)]
     #[inline(never)]
-    fn poll_slow(&self, waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>, waker: &Waker) -> Poll<()> {
+    pub(crate) fn poll_slow(
+        &self,
+        waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>,
+        waker: &Waker,
+    ) -> Poll<()> {
         let mut fresh = Some(waker.clone());
         let (ready, old) = self.lock(|l| match waiter.status() {
             // Nothing was banked a moment ago: take what arrived since, or queue at the
@@ -275,7 +265,11 @@ impl<L: Lock> Queue<L> {
     /// clones the new one only if it differs (then locks again).
     #[cfg(not(has_waker_raw))]
     #[inline(never)]
-    fn poll_slow(&self, waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>, waker: &Waker) -> Poll<()> {
+    pub(crate) fn poll_slow(
+        &self,
+        waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>,
+        waker: &Waker,
+    ) -> Poll<()> {
         enum Step {
             Ready(Option<Waker>),
             Pending(Option<Waker>),

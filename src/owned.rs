@@ -140,7 +140,7 @@ impl<L: Lock> Future for OwnedWait<L> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let waiter = self.project().waiter.into_ref();
-        waiter.queue().poll_or_take(waiter, Some(cx.waker()))
+        waiter.queue().poll_wait(waiter, cx.waker())
     }
 }
 

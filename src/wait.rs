@@ -134,13 +134,19 @@ impl<'a, L: Lock> Wait<'a, L> {
         matches!(self.waiter.status(), HANDED | RELEASED | DONE)
     }
 
-    /// Polls with `Some(waker)`; with `None`, for a zero timeout on a wait never polled,
-    /// takes a completion now (`Ready`) or gives up (`Pending`) without ever queueing, and
-    /// the future is terminated either way.
+    /// Polls the wait.
     #[inline(always)]
-    pub(crate) fn poll_or_take(self: Pin<&mut Self>, waker: Option<&Waker>) -> Poll<()> {
+    pub(crate) fn poll_wait(self: Pin<&mut Self>, waker: &Waker) -> Poll<()> {
         let waiter = self.project().waiter.into_ref();
-        waiter.queue().poll_or_take(waiter, waker)
+        waiter.queue().poll_wait(waiter, waker)
+    }
+
+    /// Queues a wait never polled (or takes a completion that arrived since
+    /// [`take_now`](Self::take_now) found none): the rest of a first poll.
+    #[inline]
+    pub(crate) fn poll_queue(self: Pin<&mut Self>, waker: &Waker) -> Poll<()> {
+        let waiter = self.project().waiter.into_ref();
+        waiter.queue().poll_slow(waiter, waker)
     }
 
     /// Whether this wait was never polled (nor enabled): it holds nothing, is not queued.
@@ -178,7 +184,7 @@ impl<L: Lock> Future for Wait<'_, L> {
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        self.poll_or_take(Some(cx.waker()))
+        self.poll_wait(cx.waker())
     }
 }
 

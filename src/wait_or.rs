@@ -117,7 +117,7 @@ fn race<L: Lock, F: Future>(
     let first = wait.is_idle();
     let ready = match first {
         true => wait.as_mut().take_now(),
-        false => wait.as_mut().poll(cx).is_ready(),
+        false => wait.as_mut().poll_wait(cx.waker()).is_ready(),
     };
     if ready {
         return Poll::Ready(Ok(()));
@@ -127,7 +127,7 @@ fn race<L: Lock, F: Future>(
     }
     match first {
         // `other` is pending: now the wait queues (or takes what arrived meanwhile).
-        true => wait.poll(cx).map(Ok),
+        true => wait.poll_queue(cx.waker()).map(Ok),
         false => Poll::Pending,
     }
 }
@@ -247,9 +247,12 @@ impl<S: Future, L: Lock> Future for WaitTimeout<'_, S, L> {
         }
         let result = match this.sleep.as_mut().as_pin_mut() {
             // No sleep is a zero timeout: take a completion now or time out, never queue.
-            None => match this.wait.as_mut().poll_or_take(None) {
-                Poll::Ready(()) => Ok(()),
-                Poll::Pending => Err(TimedOut),
+            None => match this.wait.as_mut().take_now() {
+                true => Ok(()),
+                false => {
+                    this.wait.as_mut().cancel(); // never queued: it only ends the wait
+                    Err(TimedOut)
+                }
             },
             Some(sleep) => match race(this.wait.as_mut(), sleep, cx) {
                 Poll::Ready(Ok(())) => Ok(()),
