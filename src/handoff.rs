@@ -18,11 +18,9 @@ impl<L: Lock> Queue<L> {
     pub(crate) fn try_take(&self) -> bool {
         let mut state = self.state.load(Acquire);
         loop {
-            if state == ALL {
-                return true;
-            }
+            // A banked count first: the fast path tests one range.
             if !has_count(state) {
-                return false;
+                return state == ALL;
             }
             match self
                 .state
@@ -66,11 +64,26 @@ impl<L: Lock> Queue<L> {
         }
     }
 
-    /// `complete()`: hand to the oldest waiter, else bank.
+    /// `complete()`: hand to the oldest waiter, else bank. `bank(1)` written for one: below
+    /// the saturation point (the fast path) it is one compare and one CAS.
     #[inline]
     pub(crate) fn complete_one(&self) {
-        if !self.bank(1) {
-            self.hand_off_one();
+        let mut state = self.state.load(Relaxed);
+        loop {
+            let new = if state < MAX_COUNT {
+                state + 1
+            } else if state == WAITERS {
+                return self.hand_off_one();
+            } else {
+                state // `ALL` or saturated: written back, for its `Release`
+            };
+            match self
+                .state
+                .compare_exchange_weak(state, new, Release, Relaxed)
+            {
+                Ok(_) => return,
+                Err(now) => state = now,
+            }
         }
     }
 
@@ -189,7 +202,7 @@ impl<L: Lock> Queue<L> {
         match waiter.status() {
             // Fast path: first poll with a completion banked.
             IDLE if self.try_take() => {
-                waiter.finish();
+                waiter.finish_idle();
                 Poll::Ready(())
             }
             // Re-poll with the waker it queued with: nothing to store, nothing to lock.

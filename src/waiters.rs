@@ -341,6 +341,13 @@ impl<Q: QueueRef> Waiter<Q> {
         self.node.status.store(status, Ordering::Relaxed);
     }
 
+    /// Marks a waiter the caller just saw `IDLE` (never linked) as finished: the fast path
+    /// of a first poll that took a banked completion, with no check left to make.
+    #[inline(always)]
+    pub(crate) fn finish_idle(&self) {
+        self.node.status.store(DONE, Ordering::Relaxed);
+    }
+
     /// Marks a waiter that is not linked as finished (`DONE`).
     #[inline]
     pub(crate) fn finish(&self) {
