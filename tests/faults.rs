@@ -173,6 +173,10 @@ struct Scene<'c, L: Lock> {
     /// after `complete_all`), by design.
     discarded: u64,
     probes: Vec<Arc<Probe>>,
+    /// Under Miri, the per-step comparisons with the model (string formatting and parsing,
+    /// slow there) are skipped: Miri is here to find undefined behaviour on the paths the
+    /// native run checks step by step. The end of [`finish`](Self::finish) checks all.
+    light: bool,
 }
 
 fn op_name(site: Site) -> &'static str {
@@ -197,6 +201,7 @@ impl<'c, L: Lock> Scene<'c, L> {
             consumed: 0,
             discarded: 0,
             probes: Vec::new(),
+            light: cfg!(miri),
         }
     }
 
@@ -412,7 +417,7 @@ impl<'c, L: Lock> Scene<'c, L> {
             }
             Err(site) => self.poll_panicked(i, probe, site, before),
         }
-        self.verify(&format!("after a poll of entry {i}"));
+        self.verify_one(i, &format!("after a poll of entry {i}"));
         got
     }
 
@@ -612,7 +617,12 @@ impl<'c, L: Lock> Scene<'c, L> {
             },
             _ => {}
         }
-        self.verify(&format!("after the drop of entry {i} ({st:?})"));
+        let when = format!("after the drop of entry {i} ({st:?})");
+        if st == St::Handed {
+            self.verify(&when); // passed on: another waiter may have been woken
+        } else {
+            self.verify_completion(&when);
+        }
         got
     }
 
@@ -628,7 +638,7 @@ impl<'c, L: Lock> Scene<'c, L> {
             false
         };
         assert_eq!(got, want, "try_wait");
-        self.verify("after try_wait");
+        self.verify_completion("after try_wait");
         got
     }
 
@@ -645,6 +655,36 @@ impl<'c, L: Lock> Scene<'c, L> {
     /// The crate shows exactly the model's state, and every waker was woken exactly as
     /// often as the model says (so no waiter is handed or released but unwoken).
     fn verify(&self, when: &str) {
+        if self.light {
+            return;
+        }
+        self.verify_completion(when);
+        for i in 0..self.entries.len() {
+            self.verify_entry(i, when);
+        }
+        for (k, p) in self.probes.iter().enumerate() {
+            assert_eq!(
+                p.wakes(),
+                p.expected_wakes(),
+                "{when}: wakes of probe {k} (every handed or released waiter is woken once)"
+            );
+        }
+    }
+
+    /// After an operation on entry `i` alone (a poll wakes nobody: the wakes are checked
+    /// at the next `verify`).
+    fn verify_one(&self, i: usize, when: &str) {
+        if self.light {
+            return;
+        }
+        self.verify_completion(when);
+        self.verify_entry(i, when);
+    }
+
+    fn verify_completion(&self, when: &str) {
+        if self.light {
+            return;
+        }
         let want = (
             if self.all { 0 } else { self.count },
             self.all,
@@ -655,24 +695,21 @@ impl<'c, L: Lock> Scene<'c, L> {
             want,
             "{when}: the completion's (count, completed_all, waiters)"
         );
-        for (i, e) in self.entries.iter().enumerate() {
-            let Some(e) = e else { continue };
-            let observed = wait_state(&e.fut.debug());
-            assert_eq!(observed, e.st.name(), "{when}: the state of entry {i}");
-            assert_eq!(
-                e.fut.terminated(),
-                e.st == St::Done,
-                "{when}: is_terminated() of entry {i} ({:?})",
-                e.st
-            );
+    }
+
+    fn verify_entry(&self, i: usize, when: &str) {
+        let Some(e) = &self.entries[i] else { return };
+        if self.light {
+            return;
         }
-        for (k, p) in self.probes.iter().enumerate() {
-            assert_eq!(
-                p.wakes(),
-                p.expected_wakes(),
-                "{when}: wakes of probe {k} (every handed or released waiter is woken once)"
-            );
-        }
+        let observed = wait_state(&e.fut.debug());
+        assert_eq!(observed, e.st.name(), "{when}: the state of entry {i}");
+        assert_eq!(
+            e.fut.terminated(),
+            e.st == St::Done,
+            "{when}: is_terminated() of entry {i} ({:?})",
+            e.st
+        );
     }
 
     /// With faults off: every handed/released wait returns `Ready`, every future is
@@ -695,6 +732,8 @@ impl<'c, L: Lock> Scene<'c, L> {
                 assert_eq!(self.drop_entry(i), Ok(()));
             }
         }
+        self.light = false;
+        self.verify("after the last drop");
         for (k, p) in self.probes.iter().enumerate() {
             assert_eq!(
                 p.live(),
@@ -916,6 +955,18 @@ fn run<L: Lock>(scenario: Scenario<L>, fail: Option<(Site, usize)>) -> Run {
     run
 }
 
+/// The ks to inject a fault at, of the `eligible` ones: all of them natively; under Miri
+/// (slow) the first and the last, or only the last in the scenarios over several batches
+/// (where it falls in the batched `complete*`). Miri looks for undefined behaviour on the
+/// paths the native run checks at every k.
+fn sample(eligible: &[usize]) -> Vec<usize> {
+    match eligible {
+        [.., last] if cfg!(miri) && eligible.len() > 32 => vec![*last],
+        [first, .., last] if cfg!(miri) => vec![*first, *last],
+        all => all.to_vec(),
+    }
+}
+
 /// Which lock faults must abort the process.
 type Aborts = fn(&Acquisition) -> bool;
 
@@ -935,18 +986,27 @@ fn site_index(site: Site) -> usize {
 /// (lock faults after which the crate must abort are left to [`every_aborting_lock_fault`]).
 /// Returns how many faults were injected.
 fn every_fault<L: Lock>(site: Site, scenario: Scenario<L>, aborts: Aborts) -> usize {
-    let base = run(scenario, None);
+    every_fault_after(&run(scenario, None), site, scenario, aborts)
+}
+
+/// [`every_fault`] with the fault-free run `base` already made.
+fn every_fault_after<L: Lock>(
+    base: &Run,
+    site: Site,
+    scenario: Scenario<L>,
+    aborts: Aborts,
+) -> usize {
     let total = base.counts[site_index(site)];
     assert!(
         total > 0,
         "the scenario reaches no {} operation",
         op_name(site)
     );
+    let eligible: Vec<usize> = (1..=total)
+        .filter(|&k| site != Site::Lock || !aborts(&base.lock_log[k - 1]))
+        .collect();
     let mut injected = 0;
-    for k in 1..=total {
-        if site == Site::Lock && aborts(&base.lock_log[k - 1]) {
-            continue;
-        }
+    for k in sample(&eligible) {
         if std::env::var_os("FAULTS_VERBOSE").is_some() {
             eprintln!("fault: {} {k} of {total}", op_name(site));
         }
@@ -966,8 +1026,9 @@ fn every_fault<L: Lock>(site: Site, scenario: Scenario<L>, aborts: Aborts) -> us
 // Waker faults at every k.
 
 fn every_waker_fault<L: Lock>(scenario: Scenario<L>) {
+    let base = run(scenario, None);
     for site in [Site::Clone, Site::Wake, Site::Drop] {
-        every_fault(site, scenario, must_abort);
+        every_fault_after(&base, site, scenario, must_abort);
     }
 }
 
@@ -1312,15 +1373,21 @@ fn issue_15_complete_all_over_70_wakes_every_batch_after_a_panicking_waker() {
 #[test]
 fn complete_n_with_a_panicking_waker_at_each_position() {
     quiet_injected_panics();
+    // Under Miri: a few of the cases (the native run covers them all).
     let sizes: &[usize] = if cfg!(miri) { &[3, 33] } else { &[4, 40] };
     for &len in sizes {
-        let positions: Vec<usize> = if cfg!(miri) && len > 32 {
-            vec![0, 31, 32]
+        let positions: Vec<usize> = match (cfg!(miri), len > 32) {
+            (true, true) => vec![31],
+            (true, false) => vec![1],
+            (false, _) => (0..len).collect(),
+        };
+        let ns = if cfg!(miri) {
+            vec![len + 2]
         } else {
-            (0..len).collect()
+            vec![len - 1, len, len + 2]
         };
         for &bad in &positions {
-            for n in [len - 1, len, len + 2] {
+            for &n in &ns {
                 let c = Completion::new();
                 let mut s = Scene::new(&c);
                 queue_with_panicking(&mut s, len, Some(bad));
@@ -1338,7 +1405,12 @@ fn complete_n_with_a_panicking_waker_at_each_position() {
 fn complete_all_with_a_panicking_waker_in_any_batch() {
     quiet_injected_panics();
     let len = if cfg!(miri) { 66 } else { 70 };
-    for bad in [0, 31, 32, 64, len - 1] {
+    let positions: &[usize] = if cfg!(miri) {
+        &[32]
+    } else {
+        &[0, 4, 31, 32, 64, 69]
+    };
+    for &bad in positions {
         let c = Completion::new();
         let mut s = Scene::new(&c);
         queue_with_panicking(&mut s, len, Some(bad));
@@ -1353,7 +1425,8 @@ fn complete_all_with_a_panicking_waker_in_any_batch() {
 fn complete_waiters_with_a_panicking_waker() {
     quiet_injected_panics();
     let len = if cfg!(miri) { 34 } else { 40 };
-    for bad in [0, 1, 33] {
+    let positions: &[usize] = if cfg!(miri) { &[33] } else { &[0, 1, 33] };
+    for &bad in positions {
         let c = Completion::new();
         let mut s = Scene::new(&c);
         queue_with_panicking(&mut s, len, Some(bad));
