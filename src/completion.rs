@@ -631,9 +631,11 @@ impl Default for Completion {
     }
 }
 
-// A panic can only come from a waker, and every waker runs after the lock is released,
-// with the state word and the list already consistent (see `waiters`): a `Completion`
-// observed after a caught panic upholds every guarantee. Like tokio's `Notify`.
+// A panic comes from user code only (a waker, a timer, another future, a lock's acquire),
+// and each of those runs with the state word and the list consistent: wakers after the
+// lock is released, a lock's acquire before anything changed (see `handoff` and `fault`;
+// the one state that cannot unwind aborts instead). A `Completion` observed after a caught
+// panic upholds every guarantee, which `tests/faults.rs` checks. Like tokio's `Notify`.
 impl<L: Lock> UnwindSafe for Completion<L> {}
 impl<L: Lock> RefUnwindSafe for Completion<L> {}
 
