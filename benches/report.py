@@ -185,6 +185,8 @@ def best_peer(values):
 
 
 def fmt_time(ns):
+    if ns < 0:
+        return "−" + fmt_time(-ns)
     for unit, scale in (("ns", 1), ("µs", 1e3), ("ms", 1e6), ("s", 1e9)):
         v = ns / scale
         if abs(v) < 1000 or unit == "s":
@@ -232,16 +234,20 @@ def results_table(medians):
         for k in cols:
             if k not in values:
                 cells.append("—")
-            elif k == OURS:
-                cells.append(f"**{fmt_time(values[k])}**")
+                continue
+            # A derived difference at or below zero: the re-polls cost less than the
+            # run's noise between the two groups.
+            text = fmt_time(values[k]) + (" (noise)" if values[k] <= 0 else "")
+            if k == OURS:
+                cells.append(f"**{text}**")
             elif best and k == best[1]:
-                cells.append(f"*{fmt_time(values[k])}*")
+                cells.append(f"*{text}*")
             else:
-                cells.append(fmt_time(values[k]))
+                cells.append(text)
         ours = values.get(OURS)
         vs_peer = (
             f"{fmt_ratio(ours / best[0])} ({SHORT[best[1]]})"
-            if ours is not None and best and best[0] > 0
+            if ours is not None and ours > 0 and best and best[0] > 0
             else "—"
         )
         vs_floor = fmt_ratio(ours / values[FLOOR]) if ours and FLOOR in values else "—"
@@ -380,6 +386,8 @@ def summary(medians, counts):
             text += f" (best peer: {SHORT[best[1]]}, {fmt_count(best[0])})"
         if OURS in d:
             text += f"; criterion, derived: {fmt_time(d[OURS])}"
+            if d[OURS] <= 0:
+                text += " (below the run's noise)"
         out.append(text + ".")
     return "\n".join(out) if out else "(no estimates found)"
 
