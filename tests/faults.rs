@@ -983,13 +983,8 @@ fn site_index(site: Site) -> usize {
 }
 
 /// Runs `scenario` with a fault at the k-th operation of `site`, for every k it reaches
-/// (lock faults after which the crate must abort are left to [`every_aborting_lock_fault`]).
-/// Returns how many faults were injected.
-fn every_fault<L: Lock>(site: Site, scenario: Scenario<L>, aborts: Aborts) -> usize {
-    every_fault_after(&run(scenario, None), site, scenario, aborts)
-}
-
-/// [`every_fault`] with the fault-free run `base` already made.
+/// (lock faults after which the crate must abort, by `aborts`, are left to the child
+/// processes), `base` being its fault-free run. Returns how many faults were injected.
 fn every_fault_after<L: Lock>(
     base: &Run,
     site: Site,
@@ -1064,6 +1059,10 @@ fn waker_faults_at_every_k_pulse() {
 mod lock_faults {
     use super::*;
     use common::faults::{child_arg, run_child, FaultLock};
+
+    fn every_fault(site: Site, scenario: Scenario<FaultLock>, aborts: Aborts) -> usize {
+        every_fault_after(&run(scenario, None), site, scenario, aborts)
+    }
 
     /// In-process: every k whose fault must not abort (also under Miri).
     fn in_process(scenario: Scenario<FaultLock>) {

@@ -1,6 +1,6 @@
 //! Model-based property test: random sequences of operations (create, poll with one of
-//! three counting wakers, drop, complete, complete_n, complete_all, reinit, try_wait,
-//! is_done) over up to six pinned wait futures, run against the crate and against a
+//! three counting wakers or with a waker that panics when woken, drop, complete,
+//! complete_n, complete_all, reinit, try_wait, is_done) over up to six pinned wait futures, run against the crate and against a
 //! sequential reference model written from the spec (`model_impl`). Every result, every
 //! wake count, every `is_terminated` and the `Debug` snapshot must agree after every step.
 //!
@@ -16,7 +16,7 @@ mod model_impl;
 
 use model_impl::{
     check, check_with_coverage, decode, encode, generate, shrink, Coverage, Model, Op, Outcome,
-    OwnedWaitFn, Slot,
+    OwnedWaitFn, Slot, PANICKING,
 };
 
 const DEFAULT_SEED: u64 = 0xC0FF_EE00_5EED_0000;
@@ -64,6 +64,7 @@ fn quietly<R>(f: impl FnOnce() -> R) -> R {
 
 #[test]
 fn implementation_matches_the_reference_model() {
+    model_impl::quiet_injected_panics();
     let seed_from_env = env_u64("MODEL_SEED");
     let base = seed_from_env.unwrap_or(DEFAULT_SEED);
     let cases = env_u64("MODEL_CASES").unwrap_or_else(default_cases);
@@ -154,6 +155,64 @@ fn reference_model_follows_the_spec() {
     m.apply(Reinit);
     assert_eq!(m.apply(TryWait), Outcome::Bool(false));
     assert_eq!(poll(&mut m, 4, 2), Outcome::Ready(true));
+    // A panicking waker (SPEC §1 "Faults"): the operation that wakes it does all it would
+    // have done, then panics. Slots 0, 1, 2 queued, slot 1 with the panicking waker.
+    let mut m = Model::default();
+    for slot in 0..3 {
+        m.apply(create(slot));
+    }
+    assert_eq!(poll(&mut m, 0, 0), Outcome::Ready(false));
+    assert_eq!(m.apply(PollPanicking { slot: 1 }), Outcome::Ready(false));
+    assert_eq!(m.slot(1), Slot::Queued { waker: PANICKING });
+    // Only one queued waiter holds it at a time: slot 2 gets waker 0 instead.
+    assert_eq!(
+        m.resolve(PollPanicking { slot: 2 }),
+        Poll { slot: 2, waker: 0 }
+    );
+    assert_eq!(m.apply(PollPanicking { slot: 2 }), Outcome::Ready(false));
+    assert_eq!(m.slot(2), Slot::Queued { waker: 0 });
+    // complete_n(4): all three served in FIFO order, one banked, then the panic.
+    assert_eq!(m.apply(CompleteN(4)), Outcome::Panicked);
+    assert_eq!(
+        (m.slot(0), m.slot(1), m.slot(2)),
+        (Slot::Handed, Slot::Handed, Slot::Handed)
+    );
+    assert_eq!(m.apply(TryWait), Outcome::Bool(true));
+    assert_eq!(m.apply(TryWait), Outcome::Bool(false));
+    // Re-polled with a counting waker, slot 1 no longer panics anyone.
+    m.apply(create(3));
+    assert_eq!(m.apply(PollPanicking { slot: 3 }), Outcome::Ready(false));
+    m.apply(create(4));
+    assert_eq!(poll(&mut m, 4, 1), Outcome::Ready(false));
+    // complete_all: both released (the second woken after the panicking first), then
+    // the panic.
+    assert_eq!(m.apply(CompleteAll), Outcome::Panicked);
+    assert_eq!((m.slot(3), m.slot(4)), (Slot::Released, Slot::Released));
+    // The implementation agrees (the interpreter catches the panics).
+    model_impl::quiet_injected_panics();
+    let ops = [
+        create(0),
+        create(1),
+        create(2),
+        Poll { slot: 0, waker: 0 },
+        PollPanicking { slot: 1 },
+        PollPanicking { slot: 2 },
+        CompleteN(4),
+        TryWait,
+        create(3),
+        PollPanicking { slot: 3 },
+        create(4),
+        Poll { slot: 4, waker: 1 },
+        Complete,         // to slot 3: panics
+        Drop { slot: 3 }, // handed: passed on to slot 4
+        create(5),
+        PollPanicking { slot: 5 },
+        create(0), // slot 0 was handed: its drop passes on to slot 5, which panics
+        CompleteAll,
+    ];
+    if let Err(failure) = check(&ops, owned()) {
+        panic!("{failure}");
+    }
     // And the implementation agrees with all of the above.
     let ops = [
         create(0),
@@ -182,5 +241,14 @@ fn fuzz_input_encoding_round_trips() {
     assert_eq!(decode(&encode(&ops)), ops);
     // Every byte string decodes (odd lengths too).
     assert_eq!(decode(&[0x12]), vec![Op::Complete]);
+    assert_eq!(decode(&[14, 3]), vec![Op::PollPanicking { slot: 3 }]);
+    // A resolved panicking poll encodes as the operation it came from.
+    assert_eq!(
+        decode(&encode(&[Op::Poll {
+            slot: 2,
+            waker: PANICKING
+        }])),
+        vec![Op::PollPanicking { slot: 2 }]
+    );
     assert!(decode(&[]).is_empty());
 }

@@ -2,6 +2,14 @@
 //! both side by side. Shared, as source, by the property test (`tests/model.rs`) and the
 //! fuzz target (`fuzz/fuzz_targets/ops.rs`, through `#[path]`).
 //!
+//! One of the wakers panics when woken ([`PANICKING`], installed by
+//! [`Op::PollPanicking`]). SPEC §1 "Faults": a `complete`, `complete_n`, `complete_all`
+//! (or the drop of a handed wait, which passes its completion on) that wakes it still
+//! hands, releases, banks and wakes everything it would have without the panic, then
+//! panics ([`Outcome::Panicked`]); the interpreter catches that panic and goes on. At most
+//! one queued wait holds the panicking waker at a time (a second panic while unwinding
+//! would abort the process, by design).
+//!
 //! The reference model is written from SPEC §1 and the guaranteed behaviour, not from the
 //! implementation: a count, the completed-for-all flag, a FIFO queue of slot ids, a state
 //! per wait future (idle, queued, handed, released, done) and the number of wakes each
@@ -27,6 +35,13 @@ use futures_core::FusedFuture;
 pub const SLOTS: usize = 6;
 /// How many distinct (counting) wakers the polls choose from.
 pub const WAKERS: usize = 3;
+/// The index of the waker that panics when woken (after counting the wake).
+pub const PANICKING: usize = WAKERS;
+/// Every waker: the counting ones and the panicking one.
+const ALL_WAKERS: usize = WAKERS + 1;
+/// Whether this build can catch a panic (a fuzz build with `-Cpanic=abort` cannot: there
+/// [`Op::PollPanicking`] polls with waker 0 instead).
+const CAN_CATCH: bool = cfg!(panic = "unwind");
 
 /// One step of a sequence.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,10 +52,16 @@ pub enum Op {
         slot: usize,
         owned: bool,
     },
-    /// Poll the future in `slot` (if any) with waker `waker`.
+    /// Poll the future in `slot` (if any) with waker `waker` ([`PANICKING`] only as the
+    /// resolution of a `PollPanicking`).
     Poll {
         slot: usize,
         waker: usize,
+    },
+    /// Poll the future in `slot` (if any) with the waker that panics when woken, unless
+    /// another slot is queued with it (then with waker 0): see [`Model::resolve`].
+    PollPanicking {
+        slot: usize,
     },
     /// Drop the future in `slot` (if any).
     Drop {
@@ -68,10 +89,11 @@ pub fn decode(bytes: &[u8]) -> Vec<Op> {
                 slot,
                 owned: (arg / SLOTS) % 2 == 1,
             },
-            6..=14 => Op::Poll {
+            6..=13 => Op::Poll {
                 slot,
                 waker: (arg / SLOTS) % WAKERS,
             },
+            14 => Op::PollPanicking { slot },
             15..=17 => Op::Drop { slot },
             18..=21 => Op::Complete,
             22..=23 => Op::CompleteN(match arg % 8 {
@@ -94,7 +116,9 @@ pub fn encode(ops: &[Op]) -> Vec<u8> {
     for op in ops {
         let (kind, arg) = match *op {
             Op::Create { slot, owned } => (0, slot + SLOTS * usize::from(owned)),
+            Op::Poll { slot, waker } if waker >= WAKERS => (14, slot),
             Op::Poll { slot, waker } => (6, slot + SLOTS * waker),
+            Op::PollPanicking { slot } => (14, slot),
             Op::Drop { slot } => (15, slot),
             Op::Complete => (18, 0),
             Op::CompleteN(n) => (
@@ -143,7 +167,9 @@ pub struct Model {
     all: bool,
     queue: VecDeque<usize>,
     slots: [Slot; SLOTS],
-    wakes: [usize; WAKERS],
+    wakes: [usize; ALL_WAKERS],
+    /// Whether the current operation woke the panicking waker.
+    panicked: bool,
 }
 
 impl Default for Model {
@@ -153,7 +179,8 @@ impl Default for Model {
             all: false,
             queue: VecDeque::new(),
             slots: [Slot::Empty; SLOTS],
-            wakes: [0; WAKERS],
+            wakes: [0; ALL_WAKERS],
+            panicked: false,
         }
     }
 }
@@ -165,6 +192,9 @@ pub enum Outcome {
     Unit,
     /// A poll: `true` for `Ready`.
     Ready(bool),
+    /// The operation (which returns nothing) did all it had to, and then panicked: it
+    /// woke the panicking waker.
+    Panicked,
     /// `try_wait` or `is_done`.
     Bool(bool),
 }
@@ -187,7 +217,13 @@ impl Model {
             unreachable!("only queued slots are in the queue")
         };
         self.slots[slot] = Slot::Handed;
+        self.wake(waker);
+    }
+
+    /// Every other waiter of the batch is still woken after the panicking waker's wake.
+    fn wake(&mut self, waker: usize) {
         self.wakes[waker] += 1;
+        self.panicked |= waker == PANICKING;
     }
 
     /// `complete_n(n)`: `n` times `complete()`, computed without looping `n` times.
@@ -212,7 +248,7 @@ impl Model {
                 unreachable!("only queued slots are in the queue")
             };
             self.slots[slot] = Slot::Released;
-            self.wakes[waker] += 1;
+            self.wake(waker);
         }
     }
 
@@ -271,14 +307,35 @@ impl Model {
         }
     }
 
-    /// Applies `op`; returns its result.
+    /// Which waker a `PollPanicking` polls with: the panicking one, unless another slot is
+    /// queued with it (two panicking wakes in one operation would abort the process).
+    /// Every other operation is returned as it is.
+    pub fn resolve(&self, op: Op) -> Op {
+        match op {
+            Op::PollPanicking { slot } => {
+                let taken = self
+                    .slots
+                    .iter()
+                    .enumerate()
+                    .any(|(other, s)| other != slot && *s == Slot::Queued { waker: PANICKING });
+                let waker = if taken || !CAN_CATCH { 0 } else { PANICKING };
+                Op::Poll { slot, waker }
+            }
+            op => op,
+        }
+    }
+
+    /// Applies `op` (resolved first, see [`resolve`](Self::resolve)); returns its result.
     pub fn apply(&mut self, op: Op) -> Outcome {
+        let op = self.resolve(op);
+        self.panicked = false;
         match op {
             Op::Create { slot, .. } => {
                 self.drop_slot(slot);
                 self.slots[slot] = Slot::Idle;
             }
             Op::Poll { slot, waker } => return self.poll(slot, waker),
+            Op::PollPanicking { .. } => unreachable!("resolved above"),
             Op::Drop { slot } => self.drop_slot(slot),
             Op::Complete => self.complete(),
             Op::CompleteN(n) => self.complete_n(n),
@@ -287,7 +344,11 @@ impl Model {
             Op::TryWait => return Outcome::Bool(self.try_wait()),
             Op::IsDone => return Outcome::Bool(self.is_done()),
         }
-        Outcome::Unit
+        if self.panicked {
+            Outcome::Panicked
+        } else {
+            Outcome::Unit
+        }
     }
 
     /// The `Debug` snapshot the completion must show.
@@ -308,8 +369,8 @@ impl Model {
 // ---------------------------------------------------------------------------------------
 // The implementation under test.
 
-/// A waker that counts its wakes.
-struct Counter(AtomicUsize);
+/// A waker that counts its wakes and, if `panics`, then panics with [`InjectedPanic`].
+struct Counter(AtomicUsize, bool);
 
 impl Wake for Counter {
     fn wake(self: Arc<Self>) {
@@ -318,6 +379,39 @@ impl Wake for Counter {
 
     fn wake_by_ref(self: &Arc<Self>) {
         self.0.fetch_add(1, Ordering::SeqCst);
+        if self.1 {
+            std::panic::panic_any(InjectedPanic);
+        }
+    }
+}
+
+/// The payload of the panicking waker's panic.
+#[derive(Debug)]
+pub struct InjectedPanic;
+
+/// Installs (once per process) a panic hook that prints nothing for the panicking waker's
+/// panics ([`InjectedPanic`]) and hands every other panic to the hook it replaces (for the
+/// fuzzer, libFuzzer's, which aborts: a real panic stays a finding).
+pub fn quiet_injected_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        #[allow(deprecated)] // `PanicHookInfo` is 1.81; the alias works from the MSRV on
+        let hook = move |info: &std::panic::PanicInfo<'_>| {
+            if !info.payload().is::<InjectedPanic>() {
+                previous(info);
+            }
+        };
+        std::panic::set_hook(Box::new(hook));
+    });
+}
+
+/// Runs `f`; `true` if it panicked with [`InjectedPanic`] (any other panic goes on).
+fn catch_injected(f: impl FnOnce()) -> bool {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(()) => false,
+        Err(payload) if payload.is::<InjectedPanic>() => true,
+        Err(payload) => std::panic::resume_unwind(payload),
     }
 }
 
@@ -331,14 +425,14 @@ struct Real<'c> {
     completion: &'c Arc<Completion>,
     owned: Option<OwnedWaitFn>,
     slots: [Option<BoxedWait<'c>>; SLOTS],
-    counters: [Arc<Counter>; WAKERS],
-    wakers: [Waker; WAKERS],
+    counters: [Arc<Counter>; ALL_WAKERS],
+    wakers: [Waker; ALL_WAKERS],
 }
 
 impl<'c> Real<'c> {
     fn new(completion: &'c Arc<Completion>, owned: Option<OwnedWaitFn>) -> Self {
-        let counters: [Arc<Counter>; WAKERS] =
-            std::array::from_fn(|_| Arc::new(Counter(AtomicUsize::new(0))));
+        let counters: [Arc<Counter>; ALL_WAKERS] =
+            std::array::from_fn(|k| Arc::new(Counter(AtomicUsize::new(0), k == PANICKING)));
         let wakers = std::array::from_fn(|k| Waker::from(counters[k].clone()));
         Self {
             completion,
@@ -349,15 +443,20 @@ impl<'c> Real<'c> {
         }
     }
 
+    /// Applies a resolved `op` ([`Model::resolve`]).
     fn apply(&mut self, op: Op) -> Outcome {
         let c = self.completion;
-        match op {
+        let panicked = match op {
             Op::Create { slot, owned } => {
-                self.slots[slot] = None; // drop first, as the model does
+                // Drop first, as the model does (a handed wait passes its completion on,
+                // which may wake the panicking waker).
+                let old = self.slots[slot].take();
+                let panicked = catch_injected(|| drop(old));
                 self.slots[slot] = Some(match (owned, self.owned) {
                     (true, Some(make)) => make(c.clone()),
                     _ => Box::pin(c.wait()),
                 });
+                panicked
             }
             Op::Poll { slot, waker } => {
                 let Some(fut) = self.slots[slot].as_mut() else {
@@ -366,15 +465,26 @@ impl<'c> Real<'c> {
                 let mut cx = Context::from_waker(&self.wakers[waker]);
                 return Outcome::Ready(fut.as_mut().poll(&mut cx).is_ready());
             }
-            Op::Drop { slot } => self.slots[slot] = None,
-            Op::Complete => c.complete(),
-            Op::CompleteN(n) => c.complete_n(n),
-            Op::CompleteAll => c.complete_all(),
-            Op::Reinit => c.reinit(),
+            Op::PollPanicking { .. } => unreachable!("resolved by the model first"),
+            Op::Drop { slot } => {
+                let old = self.slots[slot].take();
+                catch_injected(|| drop(old))
+            }
+            Op::Complete => catch_injected(|| c.complete()),
+            Op::CompleteN(n) => catch_injected(|| c.complete_n(n)),
+            Op::CompleteAll => catch_injected(|| c.complete_all()),
+            Op::Reinit => {
+                c.reinit();
+                false
+            }
             Op::TryWait => return Outcome::Bool(c.try_wait()),
             Op::IsDone => return Outcome::Bool(c.is_done()),
+        };
+        if panicked {
+            Outcome::Panicked
+        } else {
+            Outcome::Unit
         }
-        Outcome::Unit
     }
 
     fn wakes(&self, k: usize) -> usize {
@@ -425,6 +535,9 @@ pub struct Coverage {
     pub complete_n_mixed: bool,
     /// The count reached `MAX_COUNT`.
     pub saturated: bool,
+    /// A `complete_n`/`complete_all` woke the panicking waker and still had work after it
+    /// (another waiter to serve or release, or the rest of `n` to bank).
+    pub panic_then_more: bool,
 }
 
 impl Coverage {
@@ -439,6 +552,7 @@ impl Coverage {
         self.release_many |= other.release_many;
         self.complete_n_mixed |= other.complete_n_mixed;
         self.saturated |= other.saturated;
+        self.panic_then_more |= other.panic_then_more;
     }
 
     /// Everything reachable was reached.
@@ -449,6 +563,7 @@ impl Coverage {
             && self.release_many
             && self.complete_n_mixed
             && self.saturated
+            && self.panic_then_more
     }
 }
 
@@ -463,18 +578,25 @@ fn slot_index(slot: Slot) -> usize {
     }
 }
 
+/// Notes the transitions `op` (resolved) exercises from `model` (before it).
 fn note(cov: &mut Coverage, model: &Model, op: Op) {
+    let panicking_at = model
+        .queue
+        .iter()
+        .position(|&s| model.slots[s] == Slot::Queued { waker: PANICKING });
     let (kind, slot) = match op {
         Op::Create { slot, .. } => (0, slot),
-        Op::Poll { slot, .. } => (1, slot),
+        Op::Poll { slot, .. } | Op::PollPanicking { slot } => (1, slot),
         Op::Drop { slot } => (2, slot),
         Op::CompleteAll => {
             cov.release_many |= model.queue.len() >= 3;
+            cov.panic_then_more |= panicking_at.is_some_and(|p| p + 1 < model.queue.len());
             return;
         }
         Op::CompleteN(n) => {
             cov.complete_n_mixed |=
                 !model.all && !model.queue.is_empty() && n as usize > model.queue.len();
+            cov.panic_then_more |= !model.all && panicking_at.is_some_and(|p| p + 1 < n as usize);
             return;
         }
         _ => return,
@@ -492,7 +614,7 @@ fn note(cov: &mut Coverage, model: &Model, op: Op) {
 
 /// Checks everything observable after a step.
 fn compare(model: &Model, real: &Real<'_>) -> Result<(), String> {
-    for k in 0..WAKERS {
+    for k in 0..ALL_WAKERS {
         let (got, want) = (real.wakes(k), model.wakes[k]);
         if got != want {
             return Err(format!("waker {k} woken {got} times, expected {want}"));
@@ -564,6 +686,7 @@ pub fn check_with_coverage(
             op: Some(op),
             message,
         };
+        let op = model.resolve(op);
         note(cov, &model, op);
         let want = model.apply(op);
         cov.saturated |= model.count == Completion::MAX_COUNT;
@@ -588,7 +711,7 @@ pub fn check_with_coverage(
             message,
         })
     };
-    for k in 0..WAKERS {
+    for k in 0..ALL_WAKERS {
         if real.held_clones(k) != 0 {
             return fail(format!(
                 "waker {k}: {} clones still held with every future dropped",
@@ -640,6 +763,7 @@ pub fn shrink(mut ops: Vec<Op>, owned: Option<OwnedWaitFn>) -> (Vec<Op>, Option<
             let simpler = match ops[i] {
                 Op::CompleteN(n) if n > 1 => Op::CompleteN(n.min(6) - 1),
                 Op::Create { slot, owned: true } => Op::Create { slot, owned: false },
+                Op::PollPanicking { slot } => Op::Poll { slot, waker: 0 },
                 _ => continue,
             };
             let mut candidate = ops.clone();
