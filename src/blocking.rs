@@ -160,6 +160,9 @@ impl<L: Lock> Completion<L> {
     /// a retry loop that calls it again with the same `deadline` never waits longer than
     /// the first call allowed.
     ///
+    /// The deadline is a `std::time::Instant`; a `tokio::time::Instant` (what
+    /// `wait_deadline(TokioTimer, ..)` takes) converts with `.into_std()`.
+    ///
     /// Returns `Ok(())` if a completion was consumed, `Err(TimedOut)` otherwise. A
     /// `deadline` already past is a poll (as a zero timeout): it never queues or parks, and
     /// returns `Ok(())` only if a completion can be taken at once (or after

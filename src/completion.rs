@@ -28,13 +28,13 @@ use crate::{DefaultLock, RunUntilDone, Timer, Wait, WaitOr, WaitTimeout};
 /// | [`is_done`](Self::is_done) | whether `try_wait` would succeed; consumes nothing |
 /// | [`reinit`](Self::reinit) | count to 0 and flag cleared; queued waiters stay queued |
 ///
-/// It is 24 bytes on x86-64 (16 with the `critical-section` feature), never allocates, and
+/// It is 24 bytes on x86-64 (16 as a `Completion<CriticalSectionLock>`), never allocates, and
 /// [`new`](Completion::new) is `const`, so it can be a `static`. It is `Send + Sync`: share
 /// it as a `static`, in an `Arc`, or by reference with scoped threads and joined futures.
 /// The [crate documentation](crate#semantics) spells out every guarantee.
 ///
 /// The type parameter `L` is the [`Lock`] that guards the waiter queue. Leave it out for
-/// the [`DefaultLock`] chosen by the crate features; name it (and build the completion
+/// the [`DefaultLock`] (chosen by the `std` feature alone); name it (and build the completion
 /// with [`with_lock`](Completion::with_lock)) to pick one per instance, e.g. an embassy
 /// `RawMutex` with the `embassy-sync` feature.
 ///
@@ -129,8 +129,11 @@ impl<L: Lock> Completion<L> {
     ///
     /// # Where it may be called from
     ///
-    /// Anywhere: async tasks, threads, and — with the `critical-section` feature —
-    /// interrupt handlers. It never blocks for long (the lock is held for O(1) work),
+    /// Anywhere: async tasks, threads, and interrupt handlers when the completion's lock
+    /// is interrupt-safe: a `Completion<CriticalSectionLock>` (feature `critical-section`)
+    /// or `Completion<CriticalSectionRawMutex>` (feature `embassy-sync`). Turning on a
+    /// feature does not change the lock of a plain `Completion`, which is not for interrupt
+    /// handlers (see [`DefaultLock`]). It never blocks for long (the lock is held for O(1) work),
     /// never allocates, and wakes the waiter after releasing the lock. With nobody
     /// waiting it is one atomic compare-and-swap.
     ///
@@ -166,7 +169,8 @@ impl<L: Lock> Completion<L> {
     /// # Where it may be called from
     ///
     /// Anywhere [`complete`](Self::complete) may be: async tasks, threads, and interrupt
-    /// handlers with the `critical-section` feature. It never allocates; each lock hold
+    /// handlers on a completion with an interrupt-safe lock (`Completion<CriticalSectionLock>`).
+    /// It never allocates; each lock hold
     /// serves at most 32 waiters (8 on 32-bit targets), whose wakers run after the lock is released.
     ///
     /// # Panics
@@ -442,7 +446,11 @@ impl<L: Lock> Completion<L> {
     ///
     /// # Examples
     ///
-    /// A retry loop under one overall deadline, on tokio (feature `tokio`):
+    /// A retry loop under one overall deadline, on tokio (feature `tokio`): each attempt
+    /// waits at most 30 ms, and never past the overall deadline, however many attempts
+    /// there are. (Completions are counted: a reply that arrives late, after its attempt
+    /// gave up, is banked and would satisfy the next wait. Drain stale ones with
+    /// `while reply.try_wait() {}` before sending again, or tag replies in a result slot.)
     ///
     /// ```
     /// # #[cfg(feature = "tokio")]
@@ -455,16 +463,17 @@ impl<L: Lock> Completion<L> {
     /// let deadline = Instant::now() + Duration::from_millis(100);
     /// let mut attempts = 0;
     /// let outcome = loop {
-    ///     attempts += 1; // ... send the request again ...
-    ///     match reply.wait_deadline(TokioTimer, deadline).await {
+    ///     while reply.try_wait() {} // forget late replies to earlier attempts
+    ///     attempts += 1; // ... send the request ...
+    ///     let attempt_ends = deadline.min(Instant::now() + Duration::from_millis(30));
+    ///     match reply.wait_deadline(TokioTimer, attempt_ends).await {
     ///         Ok(()) => break Ok(()),
-    ///         // Nobody replied and the deadline passed: every later call is a poll.
     ///         Err(TimedOut) if Instant::now() >= deadline => break Err(TimedOut),
-    ///         Err(TimedOut) => continue,
+    ///         Err(TimedOut) => continue, // retry, still under the overall deadline
     ///     }
     /// };
-    /// assert_eq!(outcome, Err(TimedOut));
-    /// assert_eq!(attempts, 1, "the first wait already ran until the deadline");
+    /// assert_eq!(outcome, Err(TimedOut)); // nobody ever replies here
+    /// assert_eq!(attempts, 4); // at 0, 30, 60 and 90 ms; the last one ends at 100 ms
     /// # });
     /// ```
     pub fn wait_deadline<T: crate::Clock>(

@@ -16,8 +16,8 @@ macro_rules! guard {
         $name:ident<$($lt:lifetime,)? L> holds $holder:ty, drop calls $call:ident
     ) => {
         $(#[$meta])*
-        #[must_use = "the guard completes when it is dropped: bind it (`let _guard = ...`), \
-                      or a temporary completes at once"]
+        #[must_use = "the guard completes when it is dropped: bind it to a named variable \
+                      (`let _guard = ...`); `let _ = ...` drops it, and completes, at once"]
         pub struct $name<$($lt,)? L: Lock = DefaultLock> {
             completion: Option<$holder>,
         }
@@ -181,6 +181,12 @@ impl<L: Lock> Completion<L> {
     /// wait, *before* the completion is posted (the completion orders that write before
     /// the waiter's read): a `Mutex<Option<Result<..>>>`, an atomic, a `OnceLock`. A slot
     /// left empty then means the worker never got to write it: it failed (or panicked).
+    /// With one waiter (this guard releases one) it may `take()` the outcome; with many
+    /// (`complete_all_on_drop`), read it without taking it (`clone()`, `OnceLock::get`).
+    ///
+    /// Bind the guard to a named variable: `let _guard = c.complete_on_drop();` lives to
+    /// the end of the scope, while `let _ = c.complete_on_drop();` drops it, and completes,
+    /// at once.
     ///
     /// ```
     /// use async_completion::Completion;

@@ -152,8 +152,11 @@ pin_project! {
     /// finished first. The kernel's `wait_for_completion_timeout()`.
     ///
     /// It races a [`Wait`] against the sleep, created when `wait_timeout` was called: the
-    /// deadline counts from that call, not from the first poll. When the completion and
-    /// the deadline arrive together, the completion wins.
+    /// deadline counts from that call, not from the first poll. Ties are the kernel's: when
+    /// the wait sees its timer fire, a completion already handed to it, or banked, or
+    /// `complete_all`, wins (`Ok(())`). A `complete()` from another task at the same
+    /// instant is a race that the scheduler decides: if it lands after the wait gave up, it
+    /// goes to the next waiter or is banked; nothing is lost either way.
     ///
     /// A zero timeout is a poll, as `wait_for_completion_timeout(x, 0)` is in the kernel:
     /// no sleep is created (the timer is not called) and the wait never queues; the first
@@ -381,5 +384,14 @@ impl<S, L: Lock> defmt::Format for WaitTimeout<'_, S, L> {
             self.wait,
             self.result
         );
+    }
+}
+
+/// The inner wait's state (feature `defmt`).
+#[cfg(feature = "defmt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "defmt")))]
+impl<F, L: Lock> defmt::Format for RunUntilDone<'_, F, L> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "RunUntilDone {{ wait: {}, .. }}", self.inner.wait);
     }
 }
