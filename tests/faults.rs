@@ -1184,7 +1184,91 @@ mod lock_faults {
     /// (Its first hold failing changes nothing and wakes nobody; in `complete_n` the waker
     /// panics in the first batch, so any later hold is during unwinding: `must_abort`.)
     fn in_the_completer(a: &Acquisition) -> bool {
-        a.must_abort() || (a.phase == Phase::Other("complete_all") && a.nth_in_phase > 1)
+        a.must_abort()
+            || (matches!(a.phase, Phase::Other("complete_all" | "complete_waiters"))
+                && a.nth_in_phase > 1)
+    }
+
+    /// `complete_waiters` over two batches whose first waker panics (its drain, like
+    /// `complete_all`'s, is released during the unwinding).
+    fn sc_pulse_with_a_panicking_waker(s: &mut Scene<'_, FaultLock>) {
+        let n = if cfg!(miri) { 34 } else { 40 };
+        for i in 0..n {
+            let w = s.wait();
+            let p = s.probe_with(Probe::builder().panic_on_wake(usize::from(i == 0)));
+            let _ = s.poll(w, &p);
+        }
+        let _ = s.complete_waiters();
+    }
+
+    #[test]
+    fn complete_waiters_with_a_panicking_waker() {
+        in_process_but(sc_pulse_with_a_panicking_waker, in_the_completer);
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore)]
+    fn complete_waiters_with_a_panicking_waker_aborts() {
+        aborting_but(
+            "lock_faults::complete_waiters_with_a_panicking_waker_aborts",
+            sc_pulse_with_a_panicking_waker,
+            in_the_completer,
+        );
+    }
+
+    /// `Wait::enable` whose lock panics: `enable` panics, nothing is queued, and the wait
+    /// can be enabled (or polled) again.
+    #[test]
+    fn enable_whose_lock_panics() {
+        quiet_injected_panics();
+        let c: Completion<FaultLock> = Completion::with_lock();
+        let mut w = Box::pin(c.wait());
+        arm(Some((Site::Lock, 1)));
+        assert_eq!(catch(|| w.as_mut().enable()), Err(Site::Lock));
+        disarm();
+        assert_eq!(format!("{w:?}"), "Wait { state: \"idle\" }");
+        assert_eq!(completion_state(&c), (0, false, false));
+        assert!(!w.as_mut().enable()); // queued now
+        assert_eq!(completion_state(&c), (0, false, true));
+        c.complete();
+        assert_eq!(format!("{w:?}"), "Wait { state: \"handed\" }");
+        let p = Probe::new();
+        assert_eq!(common::poll_once(w.as_mut(), &p.waker()), Poll::Ready(()));
+        assert_eq!(
+            p.wakes(),
+            0,
+            "an enabled wait never polled has no waker to wake"
+        );
+        drop(w);
+        assert!(!c.try_wait());
+    }
+
+    /// An enabled (queued, never polled) wait dropped while the lock panics aborts, as any
+    /// queued wait does.
+    #[test]
+    #[cfg_attr(miri, ignore)]
+    fn enabled_wait_dropped_while_the_lock_panics_aborts() {
+        const NAME: &str = "lock_faults::enabled_wait_dropped_while_the_lock_panics_aborts";
+        if child_arg().is_some() {
+            quiet_injected_panics();
+            let c: Completion<FaultLock> = Completion::with_lock();
+            let mut w = Box::pin(c.wait());
+            assert!(!w.as_mut().enable());
+            arm(Some((Site::Lock, 1)));
+            drop(w);
+            disarm();
+            c.complete();
+            panic!("dropping the enabled wait while the lock panicked did not abort");
+        }
+        let end = run_child(NAME, "1");
+        end.assert_aborted("drop of an enabled wait while the lock panics");
+        assert!(
+            end.stderr.contains(
+                "async-completion: the lock panicked while a queued wait was being dropped"
+            ),
+            "stderr:\n{}",
+            end.stderr
+        );
     }
 
     #[test]
@@ -1462,6 +1546,54 @@ fn complete_and_pass_on_with_a_panicking_waker() {
     assert_eq!(s.drop_entry(good), Err(Site::Wake)); // passed on to `bad`
     assert_eq!(s.observed(bad), "handed");
     s.finish();
+}
+
+/// Enabled waits (queued by `Wait::enable`, with no waker) in a `complete_n` and a
+/// `complete_waiters` whose batch holds a panicking waker: they are served like the others
+/// (nothing to wake), and every waker of the batch is still woken.
+#[test]
+fn enabled_waits_in_a_batch_with_a_panicking_waker() {
+    quiet_injected_panics();
+    for pulse in [false, true] {
+        let c = Completion::new();
+        let probes: Vec<_> = (0..4)
+            .map(|i| Probe::builder().panic_on_wake(usize::from(i == 1)).build())
+            .collect();
+        let mut ws: Vec<_> = (0..6).map(|_| Box::pin(c.wait())).collect();
+        // 0 polled, 1 enabled, 2 polled (panicking waker), 3 enabled, 4 and 5 polled.
+        let mut polled = probes.iter();
+        for (i, w) in ws.iter_mut().enumerate() {
+            if i % 2 == 1 && i < 4 {
+                assert!(!w.as_mut().enable());
+            } else {
+                let p = polled.next().unwrap();
+                assert!(common::poll_once(w.as_mut(), &p.waker()).is_pending());
+            }
+        }
+        let got = if pulse {
+            catch(|| c.complete_waiters())
+        } else {
+            catch(|| c.complete_n(7))
+        };
+        assert_eq!(got, Err(Site::Wake), "pulse: {pulse}");
+        assert_eq!(
+            probes.iter().map(|p| p.wakes()).collect::<Vec<_>>(),
+            [1, 1, 1, 1],
+            "pulse: {pulse}"
+        );
+        let done = Probe::new();
+        for w in &mut ws {
+            assert_eq!(
+                common::poll_once(w.as_mut(), &done.waker()),
+                Poll::Ready(())
+            );
+        }
+        drop(ws);
+        // complete_n(7) over six waiters banks one; a pulse banks nothing.
+        assert_eq!(c.try_wait(), !pulse);
+        assert!(!c.try_wait());
+        assert!(probes.iter().all(|p| p.live() == 0));
+    }
 }
 
 /// A waker whose `clone` panics on a first poll: the poll panics, nothing is queued, and
