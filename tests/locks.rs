@@ -187,6 +187,30 @@ mod embassy {
         assert!(poll_once(w.as_mut(), &other).is_ready());
     }
 
+    /// SPEC §5: the lock-free paths take no lock: banked `complete()` / `complete_n()`,
+    /// `complete_all()` and `complete_waiters()` with nobody queued, `try_wait`, `is_done`,
+    /// `reinit`, and a first poll that finds a completion banked.
+    #[test]
+    fn the_lock_free_paths_take_no_lock() {
+        let c: Completion<CountingMutex> = Completion::with_lock();
+        let (_, waker) = counting_waker();
+        let before = locks();
+        c.complete();
+        c.complete_n(3);
+        c.complete_n(0);
+        c.complete_waiters();
+        assert!(c.is_done());
+        assert!(c.try_wait());
+        let mut w = pin!(c.wait());
+        assert!(poll_once(w.as_mut(), &waker).is_ready());
+        c.reinit();
+        c.complete_all();
+        c.complete_all();
+        c.complete_n(2);
+        assert!(c.try_wait());
+        assert_eq!(locks(), before, "no lock taken");
+    }
+
     /// SPEC §5: `wait_or` / `wait_timeout` whose other future is ready at once never queue:
     /// no lock, no waker clone, and the result is the other future's (nothing banked).
     #[test]
