@@ -208,6 +208,11 @@ mod embassy {
         c.complete_all();
         c.complete_n(2);
         assert!(c.try_wait());
+        // `enable()` on a banked completion takes it without the lock, too.
+        let mut e = pin!(c.wait());
+        assert!(e.as_mut().enable());
+        assert!(poll_once(e.as_mut(), &waker).is_ready());
+        assert!(!c.try_wait());
         assert_eq!(locks(), before, "no lock taken");
     }
 
