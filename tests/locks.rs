@@ -206,6 +206,8 @@ mod embassy {
         c.reinit();
         c.complete_all();
         c.complete_all();
+        assert!(c.try_wait());
+        c.reinit();
         c.complete_n(2);
         assert!(c.try_wait());
         // `enable()` on a banked completion takes it without the lock, too.
