@@ -161,7 +161,12 @@ mod embassy {
 
     /// SPEC §5: a re-poll of a queued wait with the same waker takes no lock (from Rust
     /// 1.83, where a waker's identity can be read); with another waker it locks once.
+    ///
+    /// Not under Miri, which gives each use of a `RawWakerVTable` constant an address of
+    /// its own (as `Waker::will_wake`'s docs allow): a clone of the same waker then
+    /// compares unequal, and the re-poll takes the lock, correctly but not lock-free.
     #[test]
+    #[cfg_attr(miri, ignore)]
     fn a_repoll_with_the_same_waker_takes_no_lock() {
         let c: Completion<CountingMutex> = Completion::with_lock();
         let (k, waker) = counting_waker();
