@@ -6,37 +6,29 @@ cd "$(dirname "$0")/.."
 start=$(date +%s)
 step() { echo; echo "== compat [$(( $(date +%s) - start ))s] $*"; }
 
-step "tools: cargo-hack, the MSRV toolchain (1.70) and the adapters' (1.85, 1.87)"
+step "tools: cargo-hack, the MSRV toolchain (1.85) and embassy-sync's (1.87)"
 command -v cargo-hack >/dev/null || cargo install --locked cargo-hack
-for v in 1.70 1.85 1.87; do rustup toolchain install "$v" --profile minimal --no-self-update; done
-rustup target add --toolchain 1.70 thumbv7em-none-eabihf thumbv6m-none-eabi
+for v in 1.85 1.87; do rustup toolchain install "$v" --profile minimal --no-self-update; done
+rustup target add --toolchain 1.85 thumbv7em-none-eabihf thumbv6m-none-eabi thumbv8m.main-none-eabi
 # The lock file is resolved for the MSRV (`.cargo/config.toml`: incompatible-rust-versions
-# = "fallback"), so the 1.70 toolchain reads and builds it as committed.
+# = "fallback"), so the 1.85 toolchain reads and builds it as committed.
 
-step "MSRV 1.70: the library, every combination of std, alloc, critical-section, portable-atomic, defmt"
-# `--rust-version` runs the `rust-version` toolchain of Cargo.toml; `--no-dev-deps` keeps
-# out the dev-dependencies, several of which need a newer Rust.
+step "MSRV 1.85: the library, every combination of its features but embassy-sync"
+# `--rust-version` runs the `rust-version` toolchain of Cargo.toml.
 cargo hack check --rust-version --no-dev-deps --lib --feature-powerset \
-  --include-features std,alloc,critical-section,portable-atomic,defmt
-step "MSRV 1.70: the tokio and async-io adapters (with the tokio/async-io versions that support 1.70)"
-cargo hack check --rust-version --no-dev-deps --lib --features tokio
-cargo hack check --rust-version --no-dev-deps --lib --features async-io
-step "MSRV 1.70: no_std targets"
-cargo +1.70 build --lib --target thumbv7em-none-eabihf --no-default-features --features critical-section
+  --include-features std,alloc,critical-section,portable-atomic,defmt --group-features tokio,async-io,embassy-time
+step "MSRV 1.85: no_std targets"
+cargo +1.85 build --lib --target thumbv7em-none-eabihf --no-default-features --features critical-section,embassy-time,defmt
+cargo +1.85 build --lib --target thumbv8m.main-none-eabi --no-default-features --features critical-section
 RUSTFLAGS="--cfg portable_atomic_unsafe_assume_single_core" \
-  cargo +1.70 build --lib --target thumbv6m-none-eabi --no-default-features --features critical-section,portable-atomic
+  cargo +1.85 build --lib --target thumbv6m-none-eabi --no-default-features --features critical-section,portable-atomic
 
-step "MSRV 1.70: the test suite (integration and unit tests; embassy's host crates left out)"
-# `--cfg async_completion_msrv` turns off the embassy dev-dependencies (edition 2024, which
-# cargo 1.70 cannot read); every test that does not need them runs.
-export RUSTFLAGS="--cfg async_completion_msrv"
-CARGO_TARGET_DIR=target/msrv cargo hack test --rust-version --tests
-CARGO_TARGET_DIR=target/msrv cargo hack test --rust-version --tests \
-  --features critical-section,portable-atomic,tokio,async-io
-unset RUSTFLAGS
+step "MSRV 1.85: the whole test suite (unit, integration and doc tests, examples), dev-dependencies included"
+CARGO_TARGET_DIR=target/msrv cargo +1.85 test
+CARGO_TARGET_DIR=target/msrv cargo +1.85 test \
+  --features critical-section,portable-atomic,tokio,async-io,embassy-time,alloc,defmt
 
-step "adapter MSRVs: embassy-time on 1.85, embassy-sync on 1.87"
-cargo +1.85 hack check --no-dev-deps --lib --no-default-features --features embassy-time
+step "embassy-sync's MSRV: 1.87"
 cargo +1.87 hack check --no-dev-deps --lib --no-default-features --features embassy-sync,critical-section
 
 step "feature powerset (stable, warnings denied): the library, adapters grouped"

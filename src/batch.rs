@@ -33,11 +33,8 @@ pub(crate) struct WakeBatch {
 
 impl WakeBatch {
     pub(crate) const fn new() -> Self {
-        // A named constant rather than an inline `const { None }` block: the crate's MSRV
-        // (1.70) predates inline const.
-        const EMPTY: Option<Waker> = None;
         Self {
-            wakers: [EMPTY; BATCH],
+            wakers: [const { None }; BATCH],
             len: 0,
             next: 0,
         }

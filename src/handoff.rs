@@ -232,11 +232,10 @@ impl<L: Lock> Queue<L> {
     /// waker already stored: one function (one lock site) for the first poll that queues
     /// and for a re-poll that brings another waker, which keeps firmware small.
     ///
-    /// From Rust 1.83 (`has_waker_raw`) it runs only for a waiter that is idle or queued
+    /// It runs only for a waiter that is idle or queued
     /// with another waker (`poll_wait` compared it lock-free): the waker will be stored
     /// either way, so it is cloned once, before locking (user code), and one lock hold
     /// does the rest.
-    #[cfg(has_waker_raw)]
     #[inline(never)]
     pub(crate) fn poll_slow(
         &self,
@@ -269,63 +268,6 @@ impl<L: Lock> Queue<L> {
             Poll::Ready(())
         } else {
             Poll::Pending
-        }
-    }
-
-    /// Every poll but a first one that found a completion banked: one function (one lock
-    /// site) for the first poll that queues and for re-polls of a queued waiter, which
-    /// keeps firmware small. Before Rust 1.83 a re-poll compares wakers under the lock and
-    /// clones the new one only if it differs (then locks again).
-    #[cfg(not(has_waker_raw))]
-    #[inline(never)]
-    pub(crate) fn poll_slow(
-        &self,
-        waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>,
-        waker: &Waker,
-    ) -> Poll<()> {
-        enum Step {
-            Ready(Option<Waker>),
-            Pending(Option<Waker>),
-            NeedWaker,
-        }
-        // A first poll queues with a waker of its own, cloned before locking (user code).
-        let mut fresh = match waiter.status() {
-            IDLE => Some(waker.clone()),
-            _ => None,
-        };
-        loop {
-            let step = self.lock(|l| match waiter.status() {
-                // Nothing was banked a moment ago: take what arrived since, or queue at the
-                // tail (only this owner moves a waiter out of `IDLE`).
-                IDLE if self.take_or_announce().is_some() => Step::Ready(None),
-                IDLE => {
-                    l.push_back(waiter, fresh.take());
-                    Step::Pending(None)
-                }
-                // Re-poll of a queued waiter: keep its place, store the newest waker.
-                QUEUED if l.is_released(waiter) => Step::Ready(l.remove(waiter)),
-                QUEUED => match fresh.take() {
-                    Some(new) => Step::Pending(l.replace_waker(waiter, Some(new))),
-                    None if l.will_wake(waiter, waker) => Step::Pending(None),
-                    None => Step::NeedWaker,
-                },
-                _ => Step::Ready(None),
-            });
-            // Wakers are cloned and dropped only here, with the lock released.
-            match step {
-                Step::NeedWaker => fresh = Some(waker.clone()),
-                Step::Pending(old) => {
-                    drop(old);
-                    return Poll::Pending;
-                }
-                Step::Ready(old) => {
-                    // Finished before any waker is dropped: a panicking `drop` leaves a
-                    // wait that has consumed its completion, and says so.
-                    waiter.finish();
-                    drop((old, fresh));
-                    return Poll::Ready(());
-                }
-            }
         }
     }
 

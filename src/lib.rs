@@ -1,7 +1,7 @@
 #![doc = include_str!("../docs/crate.md")]
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
-#![cfg_attr(docsrs, doc(auto_cfg(hide(loom, has_core_error, has_waker_raw))))]
+#![cfg_attr(docsrs, doc(auto_cfg(hide(loom))))]
 // The crate docs link to feature-gated items; with a feature off, those links dangle.
 #![cfg_attr(
     not(all(

@@ -129,10 +129,5 @@ impl fmt::Display for TimedOut {
     }
 }
 
-// `core::error::Error` is stable since Rust 1.81; `build.rs` sets `has_core_error` there.
-// Before 1.81 (down to the MSRV, 1.70) the `std` feature provides the same trait as
-// `std::error::Error`.
-#[cfg(has_core_error)]
+// `core::error::Error` is `std::error::Error`: one impl, with or without `std`.
 impl core::error::Error for TimedOut {}
-#[cfg(all(not(has_core_error), feature = "std"))]
-impl std::error::Error for TimedOut {}

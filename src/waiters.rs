@@ -20,7 +20,7 @@
 //! - **I1** `Queue::head`, `Queue::gen` and the `prev`, `next` and `gen` fields of every
 //!   node are only read or written while the queue's lock is held; so is the `waker`
 //!   slot, except for the owner's lock-free identity check ([`WakerSlot::is`], atomics
-//!   only, Rust 1.83 and later).
+//!   only).
 //! - **I2** A node is linked (in the main queue or a drain circle) if and only if its
 //!   `status` is `QUEUED`; a drain guard is linked while its `Drain` is `active`.
 //! - **I3** A linked node is pinned, and it is unlinked (under the lock) before its memory
@@ -36,18 +36,15 @@
 
 use core::cell::Cell;
 use core::marker::PhantomPinned;
-#[cfg(has_waker_raw)]
 use core::mem::ManuallyDrop;
 use core::pin::Pin;
 use core::ptr::{self, NonNull};
 use core::task::Waker;
-#[cfg(has_waker_raw)]
 use core::task::{RawWaker, RawWakerVTable};
 
 use crate::batch::WakeBatch;
 use crate::fault::AbortOnUnwind;
 use crate::lock::{lock_init, Lock};
-#[cfg(has_waker_raw)]
 use crate::loom::AtomicPtr;
 use crate::loom::{loom_const_fn, AtomicU32, AtomicU8, Ordering, UnsafeCell};
 use crate::state::{WAITERS, ZERO};
@@ -137,22 +134,18 @@ unsafe impl Send for Node {}
 // SAFETY: as above.
 unsafe impl Sync for Node {}
 
-/// A node's waker. From Rust 1.83 (`has_waker_raw`, set by `build.rs`), it is the
-/// waker's two raw parts in atomics, so the owner can compare a waker with it without the
-/// lock ([`is`](Self::is)); before, an `Option<Waker>` in a cell. 16 bytes either way.
+/// A node's waker: the waker's two raw parts (`Waker::data`, `Waker::vtable`) in atomics,
+/// so the owner can compare a waker with it without the lock ([`is`](Self::is)). 16 bytes.
 ///
-/// `put`, `take` (and `will_wake`, before 1.83) are called with the queue's lock held (I1); `put` only
+/// `put` and `take` are called with the queue's lock held (I1); `put` only
 /// on an empty slot. A waker in the slot is owned by it: `put` forgets the `Waker` it is
 /// given, and `take` rebuilds that same `Waker` from its parts, once.
-#[cfg(has_waker_raw)]
 struct WakerSlot {
     data: AtomicPtr<()>,
     /// Null when the slot is empty.
     vtable: AtomicPtr<RawWakerVTable>,
 }
 
-#[cfg(has_waker_raw)]
-#[clippy::msrv = "1.83"] // built only from 1.83 (`has_waker_raw`)
 impl WakerSlot {
     loom_const_fn! {
         fn new() -> Self {
@@ -196,46 +189,6 @@ impl WakerSlot {
         let vtable: *const RawWakerVTable = waker.vtable();
         ptr::eq(self.vtable.load(Ordering::Relaxed), vtable)
             && ptr::eq(self.data.load(Ordering::Relaxed), waker.data())
-    }
-}
-
-#[cfg(not(has_waker_raw))]
-struct WakerSlot(UnsafeCell<Option<Waker>>);
-
-#[cfg(not(has_waker_raw))]
-impl WakerSlot {
-    loom_const_fn! {
-        fn new() -> Self {
-            Self(UnsafeCell::new(None))
-        }
-    }
-
-    /// # Safety
-    /// The lock is held, and the slot is empty.
-    unsafe fn put(&self, waker: Option<Waker>) {
-        // SAFETY: the lock is held (I1).
-        self.0.with_mut(|w| unsafe { *w = waker });
-    }
-
-    /// # Safety
-    /// The lock is held.
-    unsafe fn take(&self) -> Option<Waker> {
-        // SAFETY: the lock is held (I1).
-        self.0.with_mut(|w| unsafe { (*w).take() })
-    }
-
-    /// # Safety
-    /// The lock is held.
-    unsafe fn will_wake(&self, waker: &Waker) -> bool {
-        // SAFETY: the lock is held (I1).
-        self.0
-            .with(|w| unsafe { (*w).as_ref() }.is_some_and(|w| w.will_wake(waker)))
-    }
-
-    /// Unknown without the lock before Rust 1.83: the re-poll takes the lock.
-    #[inline(always)]
-    fn is(&self, _waker: &Waker) -> bool {
-        false
     }
 }
 
@@ -322,8 +275,7 @@ impl<Q: QueueRef> Waiter<Q> {
     /// same task as `waker`, looked at without the lock: a re-poll with the same waker is
     /// then `Pending` at the cost of two loads. A `true` may be stale in one harmless way
     /// only: a completer may be taking the node out at this very moment, and it then wakes
-    /// that same waker, so the task polls again and finds its completion. Always `false`
-    /// before Rust 1.83 (no way to read a waker's identity): the re-poll takes the lock.
+    /// that same waker, so the task polls again and finds its completion.
     #[inline]
     pub(crate) fn holds_waker(&self, waker: &Waker) -> bool {
         self.node.waker.is(waker)
@@ -459,19 +411,6 @@ impl<L: Lock> Locked<'_, L> {
         // SAFETY: the lock is held (I1).
         node.status.load(Ordering::Relaxed) == QUEUED
             && node.gen.with(|g| unsafe { *g }) != self.gen()
-    }
-
-    /// Whether the queued `waiter`'s stored waker would wake the same task as `waker`
-    /// (under the lock: before Rust 1.83, where it cannot be checked lock-free).
-    #[cfg(not(has_waker_raw))]
-    pub(crate) fn will_wake(
-        &self,
-        waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>,
-        waker: &Waker,
-    ) -> bool {
-        self.check(waiter.queue());
-        // SAFETY: the lock is held (I1).
-        unsafe { waiter.node.waker.will_wake(waker) }
     }
 
     /// Stores `waker` in the queued `waiter`; returns the one it replaces.

@@ -1030,7 +1030,7 @@ fn embassy_timer_zero_timeout() {
 // std driver thread)
 // ---------------------------------------------------------------------------------------
 
-#[cfg(all(feature = "embassy-time", not(async_completion_msrv)))]
+#[cfg(feature = "embassy-time")]
 #[test]
 fn embassy_wait_deadline_times_out_no_earlier_than_the_deadline() {
     let c = Completion::new();
@@ -1052,7 +1052,7 @@ fn embassy_wait_deadline_times_out_no_earlier_than_the_deadline() {
     assert!(!c.try_wait());
 }
 
-#[cfg(all(feature = "embassy-time", not(async_completion_msrv)))]
+#[cfg(feature = "embassy-time")]
 #[test]
 fn embassy_wait_deadline_already_past_is_a_poll_that_never_queues() {
     let c = Completion::new();
@@ -1077,7 +1077,7 @@ fn embassy_wait_deadline_already_past_is_a_poll_that_never_queues() {
     );
 }
 
-#[cfg(all(feature = "embassy-time", not(async_completion_msrv)))]
+#[cfg(feature = "embassy-time")]
 #[test]
 fn embassy_wait_deadline_completion_in_time_is_ok() {
     let c = Arc::new(Completion::new());
@@ -1096,7 +1096,7 @@ fn embassy_wait_deadline_completion_in_time_is_ok() {
     assert!(!c.try_wait());
 }
 
-#[cfg(all(feature = "embassy-time", not(async_completion_msrv)))]
+#[cfg(feature = "embassy-time")]
 #[test]
 fn embassy_wait_deadline_at_instant_max_waits_until_completed() {
     let c = Completion::new();
