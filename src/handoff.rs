@@ -10,7 +10,9 @@ use crate::fault::AbortOnUnwind;
 use crate::lock::Lock;
 use crate::loom::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use crate::state::{has_count, ALL, MAX_COUNT, WAITERS, ZERO};
-use crate::waiters::{Drain, Queue, QueueRef, Waiter, DONE, HANDED, IDLE, QUEUED, RELEASED};
+use crate::waiters::{
+    Drain, Queue, QueueRef, Waiter, DONE, HANDED, IDLE, LINKED, QUEUED, RELEASE, RELEASED,
+};
 
 impl<L: Lock> Queue<L> {
     /// Takes one banked completion, or sees `ALL`. Never queues. One CAS when banked.
@@ -91,25 +93,32 @@ impl<L: Lock> Queue<L> {
     #[cold]
     #[inline(never)]
     fn hand_off_one(&self) {
-        if let Some(waker) = self.hand_off_locked() {
-            waker.wake();
-        }
+        self.hand_off(None::<Pin<&Waiter<&Self>>>).wake();
     }
 
-    /// Under the lock: hands one completion to the oldest waiter and returns its waker, to
-    /// wake once the lock is released; or banks it if the queue emptied since we looked.
-    /// Shared by `complete()` and a cancelled wait passing its completion on.
+    /// Hands one completion to the oldest waiter under the lock and returns its waker, for
+    /// the caller to wake; or banks it if the queue emptied since we looked. Shared by
+    /// `complete()` and a cancelled wait passing on the completion it was handed (`from`:
+    /// marked `DONE` in the same lock hold, so the completion leaves it exactly once).
+    ///
+    /// The waker is kept in a slot of this frame that wakes when dropped, not returned from
+    /// the lock's closure: a lock that panics after its closure leaves the hand-off done,
+    /// and the unwinding still wakes the waiter (no waiter left handed but unwoken).
     #[inline(never)]
-    fn hand_off_locked(&self) -> Option<Waker> {
+    fn hand_off(&self, from: Option<Pin<&Waiter<impl QueueRef<Lock = L>>>>) -> WakeOnDrop {
+        let mut next = WakeOnDrop(None);
         self.lock(|l| {
+            if let Some(from) = from {
+                from.finish();
+            }
             if self.state.load(Relaxed) == WAITERS {
-                l.pop_front()
+                next.0 = l.pop_front();
             } else {
                 // Nobody queued any more; `WAITERS` only appears under the lock, so this banks.
                 self.bank(1);
-                None
             }
-        })
+        });
+        next
     }
 
     /// `complete_n(n)`: `n` times `complete()`, a batch of hand-offs per lock hold.
@@ -126,7 +135,8 @@ impl<L: Lock> Queue<L> {
         .run();
     }
 
-    /// `complete_all()`: set `ALL`, then release everyone queued in batches.
+    /// `complete_all()`: set `ALL`, and release every wait that exists (a release: see
+    /// `waiters`, E1), the queued ones in batches.
     pub(crate) fn complete_all(&self) {
         let mut state = self.state.load(Relaxed);
         while state != WAITERS {
@@ -135,36 +145,61 @@ impl<L: Lock> Queue<L> {
                 .state
                 .compare_exchange_weak(state, ALL, Release, Relaxed)
             {
-                Ok(_) => return,
+                // Nobody was queued: `ALL` first (no wait queues from now on), then the
+                // release count, for waits that exist unpolled (and stay released after
+                // a `reinit`).
+                Ok(_) => return self.release(true),
                 Err(now) => state = now,
             }
         }
         self.release_queued(true);
     }
 
-    /// `complete_waiters()`: one completion to each waiter queued now; nothing banked, the
-    /// count and `ALL` untouched.
+    /// `complete_waiters()`: a release of every wait that exists now, polled or not; one
+    /// completion each, nothing banked, the count and `ALL` untouched.
+    #[inline]
     pub(crate) fn complete_waiters(&self) {
-        if self.state.load(Relaxed) == WAITERS {
-            self.release_queued(false);
+        self.release(false);
+    }
+
+    /// A release: bumps the release count lock-free if nobody is queued (one
+    /// compare-and-swap: the waits that exist are unpolled and see it at their first poll);
+    /// else under the lock, with the splice of the queued waiters.
+    ///
+    /// The compare-and-swap reads the epoch's latest value: a waiter that registers at the
+    /// same time either sees the bump (its `join` comes later) or is seen (`LINKED`).
+    #[inline]
+    fn release(&self, all: bool) {
+        let mut epoch = self.epoch.load(Relaxed);
+        while epoch & LINKED == 0 {
+            match self.epoch.compare_exchange_weak(
+                epoch,
+                epoch.wrapping_add(RELEASE),
+                AcqRel,
+                Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(now) => epoch = now,
+            }
         }
+        self.release_queued(all);
     }
 
     /// Releases every waiter of the main queue (`complete_all` when `all`, else a pulse),
     /// in batches, the lock released between batches and around the wakers.
     #[inline(never)]
     fn release_queued(&self, all: bool) {
-        let drain = pin!(Drain::new(self));
+        let drain = pin!(Drain::new(self, all));
         self.lock(|l| {
+            // The bump and the splice first, then the state word: a wait that sees `ALL`
+            // lock-free also sees the bump (E1).
+            l.release_all(drain.as_ref());
             if all {
                 self.state.swap(ALL, AcqRel);
             } else if self.state.load(Relaxed) == WAITERS {
-                // The main queue is about to be empty: no waiter, nothing banked.
+                // The main queue is empty now: no waiter, nothing banked.
                 self.state.store(ZERO, Relaxed);
-            } else {
-                return; // the queue emptied since we looked: nobody to pulse
             }
-            l.release_all(drain.as_ref());
         });
         // Declared after `drain`, so dropped first when a waker panics: the rest of this
         // batch is woken, then `Drain::drop` releases and wakes the waiters left.
@@ -200,13 +235,14 @@ impl<L: Lock> Queue<L> {
         waker: &Waker,
     ) -> Poll<()> {
         match waiter.status() {
-            // Fast path: first poll with a completion banked.
-            IDLE if self.try_take() => {
+            // Fast path: first poll with a completion banked (or released since created).
+            IDLE if waiter.pulsed() || self.try_take() => {
                 waiter.finish_idle();
                 Poll::Ready(())
             }
-            // Re-poll with the waker it queued with: nothing to store, nothing to lock.
-            QUEUED if waiter.holds_waker(waker) => Poll::Pending,
+            // Re-poll with the waker it queued with, not released: nothing to store,
+            // nothing to lock. A release seen here is seen by every wait it released (E1).
+            QUEUED if waiter.holds_waker(waker) && !waiter.pulsed() => Poll::Pending,
             IDLE | QUEUED => self.poll_slow(waiter, waker),
             // Handed a completion or released (no lock needed), or already `Ready`.
             _ => {
@@ -221,7 +257,7 @@ impl<L: Lock> Queue<L> {
     /// before its other future is polled and before the wait queues.
     #[inline]
     pub(crate) fn take_now(&self, waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>) -> bool {
-        let took = waiter.status() == IDLE && self.try_take();
+        let took = waiter.status() == IDLE && (waiter.pulsed() || self.try_take());
         if took {
             waiter.finish();
         }
@@ -243,19 +279,35 @@ impl<L: Lock> Queue<L> {
         waker: &Waker,
     ) -> Poll<()> {
         let mut fresh = Some(waker.clone());
-        let (ready, old) = self.lock(|l| match waiter.status() {
-            // Nothing was banked a moment ago: take what arrived since, or queue at the
-            // tail (only this owner moves a waiter out of `IDLE`).
-            IDLE if self.take_or_announce().is_some() => (true, None),
-            IDLE => {
-                l.push_back(waiter, fresh.take());
-                (false, None)
+        let mut old = None;
+        // What the closure takes, it records in the waiter (or in `fresh`/`old`): a lock
+        // that panics after its closure leaves a wait that holds what it took.
+        let ready = self.lock(|l| match waiter.status() {
+            // Released since it was created, or nothing was banked a moment ago: take what
+            // arrived since, or queue at the tail (only this owner moves a waiter out of
+            // `IDLE`).
+            IDLE if waiter.pulsed() => {
+                waiter.hold(RELEASED);
+                true
             }
+            IDLE => match self.take_or_announce() {
+                Some(status) => {
+                    waiter.hold(status);
+                    true
+                }
+                None => !l.join(waiter, &mut fresh),
+            },
             // Re-poll of a queued waiter: keep its place, store the newest waker.
-            QUEUED if l.is_released(waiter) => (true, l.remove(waiter)),
-            QUEUED => (false, l.replace_waker(waiter, fresh.take())),
+            QUEUED if l.is_released(waiter) => {
+                old = l.remove(waiter, RELEASED);
+                true
+            }
+            QUEUED => {
+                old = l.replace_waker(waiter, fresh.take());
+                false
+            }
             // Handed or released since we looked.
-            _ => (true, None),
+            _ => true,
         });
         if ready {
             // Finished before any waker is dropped: a panicking `drop` leaves a wait that
@@ -279,27 +331,26 @@ impl<L: Lock> Queue<L> {
     pub(crate) fn enable(&self, waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>) -> bool {
         match waiter.status() {
             IDLE => {}
-            // Already queued: released by a `complete_all`/pulse still draining?
-            QUEUED => return self.lock(|l| l.is_released(waiter)),
+            // Already queued: released by a release still draining (E1), or handed since?
+            QUEUED => return waiter.pulsed() || waiter.status() != QUEUED,
             _ => return true,
         }
-        let took = match self.take_kind() {
-            Some(status) => Some(status),
-            None => self.lock(|l| match self.take_or_announce() {
-                Some(status) => Some(status),
-                None => {
-                    l.push_back(waiter, None);
-                    None
-                }
-            }),
-        };
-        match took {
+        if waiter.pulsed() {
+            waiter.hold(RELEASED);
+            return true;
+        }
+        if let Some(status) = self.take_kind() {
+            waiter.hold(status);
+            return true;
+        }
+        // Recorded in the waiter under the lock (see `poll_slow`).
+        self.lock(|l| match self.take_or_announce() {
             Some(status) => {
                 waiter.hold(status);
                 true
             }
-            None => false,
-        }
+            None => !l.join(waiter, &mut None),
+        })
     }
 
     /// `try_take`, telling what it took: `HANDED` for a banked completion (consumed from
@@ -359,22 +410,18 @@ impl<L: Lock> Queue<L> {
     #[inline(never)]
     fn cancel_slow(&self, waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>, in_drop: bool) {
         let (held, old) = self.unlink(waiter, in_drop);
-        let next = if held == HANDED {
+        if held == HANDED {
             // Pass the completion on, as a fresh `complete()` would (under the lock: the
-            // path is cold, and one call is smaller than another inlined `bank`).
+            // path is cold, and one call is smaller than another inlined `bank`). The wait
+            // is finished in the same lock hold, and the next waiter woken after it (if
+            // that `wake` panics, `old` is dropped by the unwinding).
             let guard = AbortOnUnwind::new("a dropped wait was passing on its completion", in_drop);
-            let next = self.hand_off_locked();
+            let next = self.hand_off(Some(waiter));
             guard.disarm();
-            next
-        } else {
-            None
-        };
-        waiter.finish();
-        // User code last: the next waiter's `wake` (if it panics, `old` is dropped by the
-        // unwinding), then this wait's own waker.
-        if let Some(next) = next {
             next.wake();
         }
+        waiter.finish();
+        // User code last: this wait's own waker.
         drop(old);
     }
 
@@ -390,7 +437,7 @@ impl<L: Lock> Queue<L> {
     ) -> (bool, Option<Waker>) {
         let (held, old) = self.unlink(waiter, false);
         let got = match held {
-            IDLE => self.try_take(),
+            IDLE => waiter.pulsed() || self.try_take(),
             _ => true, // handed, released (or, misused, already done)
         };
         waiter.finish();
@@ -411,11 +458,14 @@ impl<L: Lock> Queue<L> {
             QUEUED => {
                 let guard = AbortOnUnwind::new("a queued wait was being dropped", in_drop);
                 let unlinked = self.lock(|l| {
-                    let released = l.is_released(waiter);
-                    let waker = l.remove(waiter);
-                    // `HANDED` if a completion was handed to it just before we locked.
-                    let held = if released { RELEASED } else { waiter.status() };
-                    (held, waker)
+                    // `HANDED` if a completion was handed to it just before we locked. The
+                    // status set here is the outcome, should the lock panic after this.
+                    let held = match waiter.status() {
+                        QUEUED if l.is_released(waiter) => RELEASED,
+                        QUEUED => IDLE,
+                        held => held,
+                    };
+                    (held, l.remove(waiter, held))
                 });
                 guard.disarm();
                 unlinked
@@ -468,6 +518,26 @@ impl<L: Lock> Drop for ServeN<'_, L> {
             self.waking = false;
             self.batch.wake_all();
             self.run();
+        }
+    }
+}
+
+/// One waker, woken when the slot is dropped (also by an unwinding: see `hand_off`).
+struct WakeOnDrop(Option<Waker>);
+
+impl WakeOnDrop {
+    #[inline]
+    fn wake(mut self) {
+        if let Some(waker) = self.0.take() {
+            waker.wake();
+        }
+    }
+}
+
+impl Drop for WakeOnDrop {
+    fn drop(&mut self) {
+        if let Some(waker) = self.0.take() {
+            waker.wake();
         }
     }
 }

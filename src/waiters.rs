@@ -6,19 +6,35 @@
 //! # Shape
 //!
 //! The main queue is a circular doubly-linked list reached through one pointer,
-//! [`Queue::head`] (the oldest waiter; `head.prev` is the newest). `complete_all()`
-//! splices the whole main queue in O(1) onto a guard node that lives on its own stack
-//! ([`Drain`]) and then releases those waiters in batches, unlocking between batches.
-//! A waiter can therefore be linked either in the main queue or in one drain circle; the
-//! generation number tells which: `complete_all` bumps [`Queue::gen`] in the same lock
-//! hold as the splice, so a queued node whose `gen` differs from the queue's was released.
-//! (`gen` is a wrapping `u32`: a waiter would have to stay queued across exactly a
-//! multiple of 2^32 `complete_all` calls, each with a non-empty queue, to be misread.)
+//! [`Queue::head`] (the oldest waiter; `head.prev` is the newest). A release
+//! (`complete_all()` or the pulse `complete_waiters()`) splices the whole main queue in
+//! O(1) onto a guard node that lives on its own stack ([`Drain`]) and then releases those
+//! waiters in batches, unlocking between batches.
+//!
+//! # The release epoch
+//!
+//! [`Queue::epoch`] counts releases (bits 1..) and tells whether the main queue is
+//! non-empty ([`LINKED`], bit 0). Every waiter records the count when it is created
+//! ([`Waiter::new`]); a waiter whose recorded count differs from the queue's was released
+//! by a call made while it existed, whether it was polled by then or not (tokio's
+//! `notify_waiters` rule). A release bumps the count lock-free when [`LINKED`] is clear
+//! (nobody queued: the waits that exist are unpolled, and see the bump at their first
+//! poll), and otherwise under the lock, in the same hold as the splice. A waiter queues
+//! only if its count is still current (checked under the lock with a read-modify-write of
+//! the epoch, the meeting point with a release that runs at the same time), so:
+//!
+//! - **E1** every node of the main queue holds the current count; a linked node whose
+//!   count is stale is in a drain circle (released). The owner reads that lock-free, which
+//!   makes a release atomic to polls: once one wait of a release polls `Ready`, every wait
+//!   of that release does, drained yet or not.
+//!
+//! (The count wraps after 2^31 releases: a wait would have to stay unpolled across exactly
+//! a multiple of 2^31 releases to miss one.)
 //!
 //! # Invariants (referred to as I1..I6 by the `SAFETY` comments)
 //!
-//! - **I1** `Queue::head`, `Queue::gen` and the `prev`, `next` and `gen` fields of every
-//!   node are only read or written while the queue's lock is held; so is the `waker`
+//! - **I1** `Queue::head` and the `prev` and `next` fields of every node are only read or
+//!   written while the queue's lock is held; so is the `waker`
 //!   slot, except for the owner's lock-free identity check ([`WakerSlot::is`], atomics
 //!   only).
 //! - **I2** A node is linked (in the main queue or a drain circle) if and only if its
@@ -49,6 +65,12 @@ use crate::loom::AtomicPtr;
 use crate::loom::{loom_const_fn, AtomicU32, AtomicU8, Ordering, UnsafeCell};
 use crate::state::{WAITERS, ZERO};
 
+/// Bit 0 of [`Queue::epoch`]: the main queue is non-empty (set and cleared under the lock,
+/// with `WAITERS` in the state word).
+pub(crate) const LINKED: u32 = 1;
+/// What one release adds to [`Queue::epoch`].
+pub(crate) const RELEASE: u32 = 2;
+
 /// The waiter has not been queued (or was removed from the queue without a completion).
 pub(crate) const IDLE: u8 = 0;
 /// The waiter is linked in a list (I2).
@@ -64,11 +86,11 @@ pub(crate) const DONE: u8 = 4;
 pub(crate) struct Queue<L> {
     /// The state word (see `crate::state`); read and written lock-free on fast paths.
     pub(crate) state: AtomicU32,
+    /// The release epoch: releases so far (bits 1..) and [`LINKED`] (see E1).
+    pub(crate) epoch: AtomicU32,
     lock: L,
     /// Oldest waiter of the main queue (I1, I4).
     head: UnsafeCell<Option<NonNull<Node>>>,
-    /// Bumped by every `complete_all` that released a non-empty queue (I1).
-    gen: UnsafeCell<u32>,
 }
 
 // SAFETY: the raw pointers in `head` are only dereferenced with the lock held (I1), and
@@ -86,17 +108,28 @@ impl<L: Lock> Queue<L> {
         pub(crate) fn new() -> Self {
             Self {
                 state: AtomicU32::new(ZERO),
+                epoch: AtomicU32::new(0),
                 lock: lock_init!(L),
                 head: UnsafeCell::new(None),
-                gen: UnsafeCell::new(0),
             }
         }
     }
 
     /// Runs `f` with the lock held. `f` must not call into user code (wakers).
+    ///
+    /// A lock may panic before running `f` (then nothing changed) or after (then what `f`
+    /// did stands): so `f` records everything it changes where the unwinding still acts
+    /// on it (a waiter's status, a caller's slot or batch of wakers), never only in its
+    /// return value, which such a panic discards.
     #[inline]
     pub(crate) fn lock<R>(&self, f: impl FnOnce(&mut Locked<'_, L>) -> R) -> R {
         self.lock.with(|| f(&mut Locked { queue: self }))
+    }
+
+    /// The release count (the epoch without [`LINKED`]).
+    #[inline(always)]
+    fn releases(&self) -> u32 {
+        self.epoch.load(Ordering::Acquire) & !LINKED
     }
 }
 
@@ -107,20 +140,20 @@ struct Node {
     /// The waker to wake when this node is handed a completion or released (I1); empty
     /// for a wait enabled (`Wait::enable`) and not polled since.
     waker: WakerSlot,
-    /// `Queue::gen` when this node was queued (I1).
-    gen: UnsafeCell<u32>,
+    /// The queue's release count when the waiter was created (E1). Never changes.
+    epoch: u32,
     status: AtomicU8,
     _pinned: PhantomPinned,
 }
 
 impl Node {
     loom_const_fn! {
-        fn new() -> Self {
+        fn new(epoch: u32) -> Self {
             Self {
                 prev: UnsafeCell::new(NonNull::dangling()),
                 next: UnsafeCell::new(NonNull::dangling()),
                 waker: WakerSlot::new(),
-                gen: UnsafeCell::new(0),
+                epoch,
                 status: AtomicU8::new(IDLE),
                 _pinned: PhantomPinned,
             }
@@ -233,11 +266,23 @@ pub(crate) struct Waiter<Q: QueueRef> {
 }
 
 impl<Q: QueueRef> Waiter<Q> {
+    /// A waiter created now: it records the release count, so every release from now on
+    /// reaches it, polled or not (E1). `Relaxed`: a release that happens after this (in
+    /// the order of the epoch's modifications) can only add to what is read.
     pub(crate) fn new(queue: Q) -> Self {
+        let epoch = queue.queue().epoch.load(Ordering::Relaxed) & !LINKED;
         Self {
             queue,
-            node: Node::new(),
+            node: Node::new(epoch),
         }
+    }
+
+    /// Whether a release (`complete_all`, `complete_waiters`) happened since this waiter
+    /// was created: then it is released, wherever it is (E1). Lock-free, for the owner.
+    /// `Acquire`: the releaser's writes are visible once it returns `true`.
+    #[inline(always)]
+    pub(crate) fn pulsed(&self) -> bool {
+        self.queue().releases() != self.node.epoch
     }
 
     /// The queue this waiter belongs to.
@@ -282,7 +327,9 @@ impl<Q: QueueRef> Waiter<Q> {
     }
 
     /// Marks an idle waiter (never queued) as holding a completion it took without
-    /// queueing (`HANDED`) or as released by `ALL` (`RELEASED`): `Wait::enable`.
+    /// queueing (`HANDED`) or as released (`RELEASED`): `Wait::enable`, and a poll that
+    /// took a completion under the lock (recorded there, so a lock that panics after its
+    /// closure leaves the wait holding what it took, for its next poll or its drop).
     #[inline]
     pub(crate) fn hold(&self, status: u8) {
         // Only the owner moves a waiter out of `IDLE`. A hard check: a queued node must
@@ -342,39 +389,49 @@ impl<L: Lock> Locked<'_, L> {
         self.queue.head.with_mut(|h| unsafe { *h = head });
     }
 
-    fn gen(&self) -> u32 {
-        // SAFETY: the lock is held (I1).
-        self.queue.gen.with(|g| unsafe { *g })
-    }
-
     fn check(&self, queue: &Queue<L>) {
         if !ptr::eq(self.queue, queue) {
             broken("waiter of another queue");
         }
     }
 
-    /// Links `waiter` at the tail of the main queue with `waker` (`None`: enabled, not
-    /// polled yet).
+    /// Links the idle `waiter` at the tail of the main queue, moving `waker` (`None`:
+    /// enabled, not polled yet) into it; or, if a release happened since the waiter was
+    /// created, leaves it unlinked and marks it `RELEASED` (it must not queue: E1).
+    /// Returns whether it was linked.
     ///
-    /// The caller has set the state word to `WAITERS`. Panics if `waiter` is linked.
-    pub(crate) fn push_back(
+    /// The caller has just set the state word to `WAITERS` (or found it so). The
+    /// read-modify-write of the epoch comes after that: it is where a waiter that
+    /// registers and a release that runs lock-free meet (either the release's bump comes
+    /// first and is seen here, or this comes first and the release sees [`LINKED`] and
+    /// takes the lock). Panics if `waiter` is not idle.
+    pub(crate) fn join(
         &mut self,
         waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>,
-        waker: Option<Waker>,
-    ) {
+        waker: &mut Option<Waker>,
+    ) -> bool {
         self.check(waiter.queue());
         let node = &waiter.node;
         if node.status.load(Ordering::Relaxed) != IDLE {
             broken("waiter queued twice");
         }
-        let gen = self.gen();
+        let epoch = self.queue.epoch.fetch_or(LINKED, Ordering::AcqRel);
+        if epoch & !LINKED != node.epoch {
+            // Released while it existed: ready, holding nothing. Undo what announcing did
+            // if the main queue is empty (we set `WAITERS` and `LINKED` for nothing).
+            if self.head().is_none() {
+                self.queue.state.store(ZERO, Ordering::Relaxed);
+                self.queue.epoch.fetch_and(!LINKED, Ordering::Relaxed);
+            }
+            node.status.store(RELEASED, Ordering::Relaxed);
+            return false;
+        }
         let new = NonNull::from(node);
         // SAFETY: the lock is held (I1); the node is not linked, so nobody else reads its
         // fields; it is pinned and unlinked before it is freed (I3) so storing its address
         // is sound; `head` and its `prev` are linked nodes with valid pointers (I4).
         unsafe {
-            node.waker.put(waker);
-            node.gen.with_mut(|g| *g = gen);
+            node.waker.put(waker.take());
             match self.head() {
                 None => {
                     set_prev(new, new);
@@ -391,6 +448,7 @@ impl<L: Lock> Locked<'_, L> {
             }
         }
         node.status.store(QUEUED, Ordering::Relaxed);
+        true
     }
 
     /// Unlinks the oldest waiter of the main queue, marks it `HANDED` and returns its
@@ -404,13 +462,11 @@ impl<L: Lock> Locked<'_, L> {
         unsafe { self.take_linked(head, HANDED) }
     }
 
-    /// Whether `waiter` is queued but was released by a `complete_all` since it queued.
+    /// Whether `waiter` is queued but was released since it queued (it is in a drain
+    /// circle: E1).
     pub(crate) fn is_released(&self, waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>) -> bool {
         self.check(waiter.queue());
-        let node = &waiter.node;
-        // SAFETY: the lock is held (I1).
-        node.status.load(Ordering::Relaxed) == QUEUED
-            && node.gen.with(|g| unsafe { *g }) != self.gen()
+        waiter.node.status.load(Ordering::Relaxed) == QUEUED && waiter.pulsed()
     }
 
     /// Stores `waker` in the queued `waiter`; returns the one it replaces.
@@ -431,11 +487,13 @@ impl<L: Lock> Locked<'_, L> {
         }
     }
 
-    /// Unlinks `waiter` if it is queued (setting it `IDLE`) and returns its waker.
-    /// Does nothing and returns `None` if it is not queued (or had no waker).
+    /// Unlinks `waiter` if it is queued, setting its status to `status` (`IDLE`: it holds
+    /// nothing; `RELEASED`: it was in a drain circle), and returns its waker. Does nothing
+    /// and returns `None` if it is not queued (or had no waker).
     pub(crate) fn remove(
         &mut self,
         waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>,
+        status: u8,
     ) -> Option<Waker> {
         self.check(waiter.queue());
         let node = &waiter.node;
@@ -444,15 +502,32 @@ impl<L: Lock> Locked<'_, L> {
         }
         // SAFETY: the lock is held and the node is `QUEUED`, hence linked and alive
         // (I1, I2, I3); it belongs to this queue (I6).
-        unsafe { self.take_linked(NonNull::from(node), IDLE) }
+        unsafe { self.take_linked(NonNull::from(node), status) }
     }
 
-    /// Moves every waiter of the main queue onto `drain`'s circle and bumps `gen`, so
-    /// they all count as released from now on. Call at most once per `Drain`. The caller
-    /// takes the state word out of `WAITERS` in the same lock hold.
+    /// One release, atomic to every wait (E1): bumps the release count (clearing
+    /// [`LINKED`]), so every wait that exists now counts as released, and moves every
+    /// waiter of the main queue onto `drain`'s circle, to be woken in batches. Call at
+    /// most once per `Drain`. The caller takes the state word out of `WAITERS` in the same
+    /// lock hold, after this (so a `complete_all` seen lock-free implies the bump).
     pub(crate) fn release_all(&mut self, drain: Pin<&Drain<'_, L>>) {
         if !ptr::eq(self.queue, drain.queue) || drain.active.get() {
             broken("release_all() with a foreign or active drain");
+        }
+        // A read-modify-write: with `LINKED` clear (nobody queued), lock-free releases may
+        // bump at the same time, and none may be lost.
+        let mut epoch = self.queue.epoch.load(Ordering::Relaxed);
+        loop {
+            let new = (epoch & !LINKED).wrapping_add(RELEASE);
+            match self.queue.epoch.compare_exchange_weak(
+                epoch,
+                new,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(now) => epoch = now,
+            }
         }
         let Some(head) = self.head() else { return };
         let guard = NonNull::from(&drain.guard);
@@ -466,10 +541,6 @@ impl<L: Lock> Locked<'_, L> {
             set_next(tail, guard);
         }
         self.set_head(None);
-        // SAFETY: the lock is held (I1).
-        self.queue
-            .gen
-            .with_mut(|g| unsafe { *g = (*g).wrapping_add(1) });
         drain.active.set(true);
     }
 
@@ -491,6 +562,7 @@ impl<L: Lock> Locked<'_, L> {
                 // change a `WAITERS` state (lock-free paths leave it alone).
                 debug_assert_eq!(self.queue.state.load(Ordering::Relaxed), WAITERS);
                 self.queue.state.store(ZERO, Ordering::Relaxed);
+                self.queue.epoch.fetch_and(!LINKED, Ordering::Release);
             } else {
                 set_next(before, after);
                 set_prev(after, before);
@@ -511,16 +583,20 @@ impl<L: Lock> Locked<'_, L> {
 pub(crate) struct Drain<'a, L: Lock> {
     queue: &'a Queue<L>,
     guard: Node,
-    /// Whether the guard is linked (I2). Only the thread running `complete_all` uses it.
+    /// Whether the guard is linked (I2). Only the thread running the release uses it.
     active: Cell<bool>,
+    /// Which call this is, for the abort message: `complete_all` or `complete_waiters`.
+    all: bool,
 }
 
 impl<'a, L: Lock> Drain<'a, L> {
-    pub(crate) fn new(queue: &'a Queue<L>) -> Self {
+    /// The drain of a `complete_all` (`all`) or a `complete_waiters` call.
+    pub(crate) fn new(queue: &'a Queue<L>, all: bool) -> Self {
         Self {
             queue,
-            guard: Node::new(),
+            guard: Node::new(0),
             active: Cell::new(false),
+            all,
         }
     }
 
@@ -559,7 +635,12 @@ impl<L: Lock> Drop for Drain<'_, L> {
         loop {
             // The guard node lives in this frame, which the unwinding is about to free: if
             // the lock panics now, the only sound way out is to stop the process (I3).
-            let guard = AbortOnUnwind::new("complete_all() was releasing waiters", true);
+            let cause = if self.all {
+                "complete_all() was releasing waiters"
+            } else {
+                "complete_waiters() was releasing waiters"
+            };
+            let guard = AbortOnUnwind::new(cause, true);
             let released = self.pop_one();
             guard.disarm();
             match released {

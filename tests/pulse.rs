@@ -156,18 +156,21 @@ fn a_complete_after_the_pulse_goes_to_the_next_waiter_or_is_banked() {
     assert_eq!(snapshot(&c), state(0, false, false));
 }
 
+/// `complete_waiters` docs: a wait that exists when the pulse is sent receives it, polled
+/// or not (tokio's `notify_waiters` rule); one created after it does not.
 #[test]
-fn pulse_does_not_reach_a_wait_that_was_created_but_never_polled() {
+fn pulse_reaches_a_wait_that_was_created_but_never_polled() {
     let c = Completion::new();
     let (k, waker) = counting_waker();
     let mut w = pin!(c.wait()); // idle: neither polled nor enabled
+    c.complete(); // banked: the pulse must not take it
     c.complete_waiters();
-    assert!(poll_once(w.as_mut(), &waker).is_pending());
-    assert_eq!(k.wakes(), 0);
-    // This is what `enable()` is for (see below).
-    c.complete();
-    assert_eq!(k.wakes(), 1);
+    let mut after = pin!(c.wait());
     assert_eq!(poll_once(w.as_mut(), &waker), Poll::Ready(()));
+    assert_eq!(k.wakes(), 0, "an unpolled wait has no waker to wake");
+    assert_eq!(snapshot(&c), state(1, false, false), "the count stays");
+    assert!(c.try_wait());
+    assert!(poll_once(after.as_mut(), &waker).is_pending(), "created after the pulse");
 }
 
 #[test]
@@ -880,7 +883,7 @@ fn enable_after_a_poll_changes_nothing() {
 }
 
 #[test]
-fn enable_registers_interest_before_the_pulse_that_a_plain_wait_would_miss() {
+fn enable_registers_interest_before_the_pulse_and_an_existing_wait_gets_it_too() {
     // The Notify pattern: enable, then do what causes the pulse, then await.
     let c = Arc::new(Completion::new());
     let mut missed = Box::pin(c.wait());
@@ -893,9 +896,12 @@ fn enable_registers_interest_before_the_pulse_that_a_plain_wait_would_miss() {
     .join()
     .unwrap();
     block_on(caught.as_mut());
+    // A wait that existed when the pulse was sent receives it too, polled or not.
     let (_, waker) = counting_waker();
-    assert!(poll_once(missed.as_mut(), &waker).is_pending());
-    drop(missed);
+    assert_eq!(poll_once(missed.as_mut(), &waker), Poll::Ready(()));
+    let mut later = Box::pin(c.wait());
+    assert!(poll_once(later.as_mut(), &waker).is_pending());
+    drop(later);
     assert_eq!(snapshot(&c), state(0, false, false));
 }
 
