@@ -69,9 +69,9 @@ impl<const HZ: u64> Fraction<HZ> {
     fn ticks(nanos: u32) -> u64 {
         if Self::FITS_U32 {
             // Casts are exact: both constants are below 2^32 here.
-            u64::from((nanos * Self::NUM as u32 + (Self::DEN as u32 - 1)) / Self::DEN as u32)
+            u64::from((nanos * Self::NUM as u32).div_ceil(Self::DEN as u32))
         } else {
-            (u64::from(nanos) * Self::NUM + (Self::DEN - 1)) / Self::DEN
+            (u64::from(nanos) * Self::NUM).div_ceil(Self::DEN)
         }
     }
 }
@@ -113,7 +113,7 @@ mod tests {
 
     /// The exact value, in `u128`.
     fn reference(nanos: u32, hz: u64) -> u64 {
-        ((u128::from(nanos) * u128::from(hz) + 999_999_999) / 1_000_000_000) as u64
+        (u128::from(nanos) * u128::from(hz)).div_ceil(1_000_000_000) as u64
     }
 
     fn check<const HZ: u64>(fits_u32: bool) {
