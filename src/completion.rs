@@ -140,7 +140,9 @@ impl<L: Lock> Completion<L> {
     /// # Panics
     ///
     /// Only if the woken waiter's waker panics; the hand-off has happened by then. If the
-    /// lock itself panics (an embassy `RawMutex` may), nothing was posted.
+    /// lock itself panics (an embassy `RawMutex` may) before its critical section, nothing
+    /// was posted; after it, the hand-off stands and the waiter is woken before the panic
+    /// propagates (see [`Lock`](crate::Lock), "A lock that panics").
     ///
     /// # Examples
     ///
@@ -178,7 +180,8 @@ impl<L: Lock> Completion<L> {
     /// If a woken waiter's waker panics, `complete_n` finishes first: the other waiters of
     /// that batch are still woken and the rest of `n` is still handed out (FIFO) or
     /// banked; then the panic propagates to the caller. If the lock itself panics (an
-    /// embassy `RawMutex` may), the completions not handed out yet are not posted.
+    /// embassy `RawMutex` may), the waiters served by the lock holds that ran are woken, and
+    /// the completions not handed out yet are not posted.
     ///
     /// # Examples
     ///
@@ -193,18 +196,24 @@ impl<L: Lock> Completion<L> {
         self.queue.complete_n(n);
     }
 
-    /// Completes for all (the kernel's `complete_all()`): releases every queued waiter,
-    /// and until [`reinit`](Self::reinit) every [`wait`](Self::wait) is ready at once and
+    /// Completes for all (the kernel's `complete_all()`): releases every wait, and until
+    /// [`reinit`](Self::reinit) every [`wait`](Self::wait) is ready at once and
     /// [`try_wait`](Self::try_wait) returns `true` without consuming anything.
     ///
-    /// Every waiter queued at the call is released, even if `reinit` races with it. They
+    /// Every wait future that exists at the call and has not returned `Ready` is released,
+    /// queued or not, polled or not (as a [`complete_waiters`](Self::complete_waiters)
+    /// pulse is): it stays released even if `reinit` comes before its next poll, which is
+    /// `Ready`. A wait created after `reinit` waits for the next completion. Queued waiters
     /// are woken in batches of 32 (8 on 32-bit targets), the lock being released between
-    /// batches, so the lock is never held for more than one batch of work. Calling it again is harmless (idempotent).
+    /// batches, so the lock is never held for more than one batch of work. The release is
+    /// atomic to polls: once [`is_done`](Self::is_done) says `true`, or one released wait
+    /// polls `Ready`, every wait this call released polls `Ready`, woken yet or not.
+    /// Calling it again is harmless (idempotent).
     ///
     /// # Where it may be called from
     ///
-    /// Anywhere [`complete`](Self::complete) may be. With nobody waiting it is one atomic
-    /// compare-and-swap.
+    /// Anywhere [`complete`](Self::complete) may be. With nobody queued it is two atomic
+    /// compare-and-swaps (the flag, then the release count), and takes no lock.
     ///
     /// # Panics
     ///
@@ -229,21 +238,32 @@ impl<L: Lock> Completion<L> {
         self.queue.complete_all();
     }
 
-    /// A pulse: hands one completion to every wait queued at this moment (polled, or
-    /// [enabled](crate::Wait::enable)), and wakes it. Unlike
-    /// [`complete_all`](Self::complete_all) it is not sticky and banks nothing: the count
-    /// and the completed-for-all flag stay as they are, and a wait that arrives after the
-    /// call waits for the next completion. With nobody queued it does nothing at all.
+    /// A pulse: releases every wait future that exists at this moment and has not
+    /// returned `Ready` — queued (polled or [enabled](crate::Wait::enable)) **or not yet
+    /// polled** — and wakes the queued ones. Each such wait's next poll is `Ready`; it
+    /// consumes nothing (a banked completion stays banked). A wait created after the call
+    /// is not reached. Unlike [`complete_all`](Self::complete_all) it is not sticky and
+    /// banks nothing: the count and the completed-for-all flag stay as they are.
     ///
-    /// This is `tokio::sync::Notify::notify_waiters()`. A pulsed wait that is dropped
+    /// This is `tokio::sync::Notify::notify_waiters()`, with tokio's rule: a `Notified`
+    /// (here a [`Wait`], [`OwnedWait`](crate::OwnedWait), [`WaitOr`], [`WaitTimeout`]...)
+    /// created before the call receives it, polled or not. A pulsed wait that is dropped
     /// before it returns `Ready` passes nothing on (the pulse was for the waits of that
-    /// moment, and banks nothing). Waits are woken in batches (as with `complete_all`), the lock released
-    /// between batches, as with `complete_all`.
+    /// moment, and banks nothing). Queued waits are woken in batches, the lock released
+    /// between batches, as with `complete_all`; the release is atomic to polls (once one
+    /// released wait polls `Ready`, every wait this call released does, woken yet or not).
+    ///
+    /// **Register, then check.** A waiter that registers ([`Wait::enable`], or a first
+    /// poll that queues) and then reads a flag, against a notifier that writes the flag
+    /// (`Release`) and then calls `complete_waiters()`: either the waiter sees the flag, or
+    /// the pulse reaches it. This is tokio's `Notified::enable` idiom; see
+    /// [`Wait::enable`].
     ///
     /// # Where it may be called from
     ///
-    /// Anywhere [`complete`](Self::complete) may be. With nobody waiting it is one atomic
-    /// load.
+    /// Anywhere [`complete`](Self::complete) may be. With nobody queued it is one atomic
+    /// compare-and-swap (a release counter every wait reads at its first poll) and takes no
+    /// lock.
     ///
     /// # Panics
     ///

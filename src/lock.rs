@@ -38,14 +38,25 @@
 /// # A lock that panics
 ///
 /// An embassy `RawMutex` may panic when it is locked (`ThreadModeRawMutex` does, outside
-/// thread mode). The completion stays sound and usable: the operation that needed the lock
-/// panics without having changed anything (a `complete()` then posts nothing). One place
-/// cannot unwind: the `Drop` of a wait future that is queued (its node must be unlinked,
-/// under the lock, before its memory goes) or that must pass on a completion handed to
-/// it, and `complete_all` releasing waiters from a list on its own stack. If the lock
-/// panics there, the process **aborts**, with a message that names the cause ("the lock
-/// panicked while a queued wait was being dropped"), rather than free a node that is still
-/// linked.
+/// thread mode), and its contract does not forbid a panic *after* it ran the critical
+/// section either (a release-side assertion). The completion stays sound and usable in
+/// both cases, and every completion is still consumed exactly once or banked:
+///
+/// - **Before its closure**: the operation that needed the lock panics without having
+///   changed anything (a `complete()` posts nothing; a poll does not queue).
+/// - **After its closure**: what the critical section did stands, and the unwinding acts on
+///   it before the panic propagates: a `complete()` or `complete_n()` that handed
+///   completions wakes those waiters; a poll that took a completion leaves its wait
+///   holding it (its next poll is `Ready`; dropping it passes it on); a wait that passed
+///   on a completion it was handed is finished, so the completion is passed on once.
+///
+/// One place cannot unwind: the `Drop` of a wait future that is queued (its node must be
+/// unlinked, under the lock, before its memory goes) or that must pass on a completion
+/// handed to it, and `complete_all`/`complete_waiters` releasing waiters from a list on
+/// their own stack. If the lock panics there, the process **aborts**, with a message that
+/// names the operation ("the lock panicked while a queued wait was being dropped", "...
+/// while a dropped wait was passing on its completion", "... while complete_waiters() was
+/// releasing waiters"), rather than free a node that is still linked.
 ///
 /// # Which lock
 ///

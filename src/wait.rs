@@ -15,8 +15,11 @@ pin_project! {
     /// Future returned by [`Completion::wait`](crate::Completion::wait): resolves once it
     /// has consumed one completion, or once the completion is completed for all.
     ///
-    /// Creating it does nothing. Its first poll is `Ready` at once if a completion is
-    /// banked (consuming one) or [`complete_all`](crate::Completion::complete_all) was
+    /// Creating it queues nothing, but from that moment a release
+    /// ([`complete_waiters`](crate::Completion::complete_waiters) or
+    /// [`complete_all`](crate::Completion::complete_all)) reaches it, polled or not. Its
+    /// first poll is `Ready` at once if such a release happened since it was created
+    /// (consuming nothing), a completion is banked (consuming one) or `complete_all` was
     /// called; otherwise it joins the tail of the FIFO queue. A completion posted while it
     /// is queued is handed to it directly: nobody can take it in between.
     ///
@@ -85,16 +88,23 @@ impl<'a, L: Lock> Wait<'a, L> {
     /// [`complete_all`](crate::Completion::complete_all) and
     /// [`complete_waiters`](crate::Completion::complete_waiters) like a polled wait.
     /// Returns `true` if it holds a completion already (one was banked and it took it, or
-    /// `complete_all` happened, or one was handed to it since it was enabled): then its
-    /// next poll is `Ready`. Calling it again is harmless; on a wait that was polled it
-    /// changes nothing.
+    /// `complete_all` happened, or it was released or handed one since it was created or
+    /// enabled): then its next poll is `Ready`. Calling it again is harmless; on a wait
+    /// that was polled it changes nothing.
     ///
     /// This is `tokio::sync::Notify`'s `Notified::enable`: register interest first, then
     /// do what may cause the completion (enable an interrupt, send a request, check a
-    /// condition), then `.await`; nothing that happens in between is missed, not even a
-    /// [`complete_waiters`](crate::Completion::complete_waiters) pulse. An enabled wait has
-    /// no waker until its first poll, so a completion handed to it before then wakes
-    /// nobody: the poll finds it.
+    /// condition), then `.await`; nothing that happens in between is missed. In particular,
+    /// against a notifier that writes a flag (`Release`) and then calls
+    /// [`complete`](crate::Completion::complete), `complete_n`,
+    /// [`complete_all`](crate::Completion::complete_all) or
+    /// [`complete_waiters`](crate::Completion::complete_waiters): a waiter that enables and
+    /// then reads the flag (`Acquire`) either sees it set, or the notifier's call reaches
+    /// the wait. (A `complete_waiters` pulse also reaches a wait that was created before it
+    /// and never enabled: `enable` matters for the completions that are handed to one
+    /// waiter, and to take the FIFO place early.) An enabled wait has no waker until its
+    /// first poll, so a completion handed to it before then wakes nobody: the poll finds
+    /// it.
     ///
     /// # Cancel safety
     ///
@@ -111,13 +121,23 @@ impl<'a, L: Lock> Wait<'a, L> {
     /// ```
     /// use async_completion::Completion;
     /// use core::pin::pin;
+    /// use std::sync::atomic::{AtomicBool, Ordering::{Acquire, Release}};
+    ///
+    /// static READY: AtomicBool = AtomicBool::new(false);
+    /// static CHANGED: Completion = Completion::new();
+    ///
+    /// fn notifier() {
+    ///     READY.store(true, Release);
+    ///     CHANGED.complete(); // reaches a waiter that enabled before it looked
+    /// }
     ///
     /// # futures::executor::block_on(async {
-    /// let changed = Completion::new();
-    /// let mut wait = pin!(changed.wait());
-    /// assert!(!wait.as_mut().enable()); // queued now, before any poll
-    /// changed.complete_waiters(); // a pulse: reaches the enabled wait
-    /// wait.await; // ready at once
+    /// let mut wait = pin!(CHANGED.wait());
+    /// // Register first, then check, then await: nothing in between is missed.
+    /// if !wait.as_mut().enable() && !READY.load(Acquire) {
+    ///     # notifier();
+    ///     wait.await; // the notifier's complete() is handed to this wait
+    /// }
     /// # });
     /// ```
     pub fn enable(self: Pin<&mut Self>) -> bool {
