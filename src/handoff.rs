@@ -278,7 +278,9 @@ impl<L: Lock> Queue<L> {
         waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>,
         waker: &Waker,
     ) -> Poll<()> {
-        let mut fresh = Some(waker.clone());
+        let clone = waker.clone();
+        let alias = Waiter::<&Self>::waker_alias(&clone, waker);
+        let mut fresh = Some(clone);
         let mut old = None;
         // What the closure takes, it records in the waiter (or in `fresh`/`old`): a lock
         // that panics after its closure leaves a wait that holds what it took.
@@ -295,7 +297,7 @@ impl<L: Lock> Queue<L> {
                     waiter.hold(status);
                     true
                 }
-                None => !l.join(waiter, &mut fresh),
+                None => !l.join(waiter, &mut fresh, alias),
             },
             // Re-poll of a queued waiter: keep its place, store the newest waker.
             QUEUED if l.is_released(waiter) => {
@@ -303,7 +305,7 @@ impl<L: Lock> Queue<L> {
                 true
             }
             QUEUED => {
-                old = l.replace_waker(waiter, fresh.take());
+                old = l.replace_waker(waiter, fresh.take(), alias);
                 false
             }
             // Handed or released since we looked.
@@ -349,7 +351,7 @@ impl<L: Lock> Queue<L> {
                 waiter.hold(status);
                 true
             }
-            None => !l.join(waiter, &mut None),
+            None => !l.join(waiter, &mut None, 0),
         })
     }
 

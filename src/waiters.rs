@@ -28,8 +28,8 @@
 //!   makes a release atomic to polls: once one wait of a release polls `Ready`, every wait
 //!   of that release does, drained yet or not.
 //!
-//! (The count wraps after 2^31 releases: a wait would have to stay unpolled across exactly
-//! a multiple of 2^31 releases to miss one.)
+//! (A waiter keeps the count's low 28 bits: a wait would have to stay unpolled across
+//! exactly a multiple of 2^28 releases to miss one.)
 //!
 //! # Invariants (referred to as I1..I6 by the `SAFETY` comments)
 //!
@@ -62,7 +62,7 @@ use crate::batch::WakeBatch;
 use crate::fault::AbortOnUnwind;
 use crate::lock::{lock_init, Lock};
 use crate::loom::AtomicPtr;
-use crate::loom::{loom_const_fn, AtomicU32, AtomicU8, Ordering, UnsafeCell};
+use crate::loom::{loom_const_fn, AtomicU32, Ordering, UnsafeCell};
 use crate::state::{WAITERS, ZERO};
 
 /// Bit 0 of [`Queue::epoch`]: the main queue is non-empty (set and cleared under the lock,
@@ -125,12 +125,6 @@ impl<L: Lock> Queue<L> {
     pub(crate) fn lock<R>(&self, f: impl FnOnce(&mut Locked<'_, L>) -> R) -> R {
         self.lock.with(|| f(&mut Locked { queue: self }))
     }
-
-    /// The release count (the epoch without [`LINKED`]).
-    #[inline(always)]
-    fn releases(&self) -> u32 {
-        self.epoch.load(Ordering::Acquire) & !LINKED
-    }
 }
 
 /// A list node. Lives inside a pinned [`Waiter`] or [`Drain`].
@@ -140,9 +134,15 @@ struct Node {
     /// The waker to wake when this node is handed a completion or released (I1); empty
     /// for a wait enabled (`Wait::enable`) and not polled since.
     waker: WakerSlot,
-    /// The queue's release count when the waiter was created (E1). Never changes.
-    epoch: u32,
-    status: AtomicU8,
+    /// The status (`IDLE` ... `DONE`, bits 0..3) and, above it, the queue's release count
+    /// when the waiter was created (E1; its low 28 bits), which never changes: one word,
+    /// so a re-poll reads both with one load and `Wait` stays 48 bytes.
+    word: AtomicU32,
+    /// The vtable of the waker passed when the stored one was cloned from it, minus the
+    /// stored one's (wrapping, as an `i32`), for the lock-free re-poll (see `WakerSlot`);
+    /// 0 when they are the same, the passed waker's data differs, or the offset does not
+    /// fit. Written with the waker (I1), read lock-free by the owner.
+    alias: AtomicU32,
     _pinned: PhantomPinned,
 }
 
@@ -153,11 +153,37 @@ impl Node {
                 prev: UnsafeCell::new(NonNull::dangling()),
                 next: UnsafeCell::new(NonNull::dangling()),
                 waker: WakerSlot::new(),
-                epoch,
-                status: AtomicU8::new(IDLE),
+                word: AtomicU32::new(((epoch >> 1) << STATUS_BITS) | IDLE as u32),
+                alias: AtomicU32::new(0),
                 _pinned: PhantomPinned,
             }
         }
+    }
+}
+
+/// The status bits of [`Node::word`].
+const STATUS_BITS: u32 = 3;
+const STATUS_MASK: u32 = (1 << STATUS_BITS) - 1;
+
+impl Node {
+    /// The status (`IDLE`, `QUEUED`, `HANDED`, `RELEASED` or `DONE`).
+    #[inline(always)]
+    fn status(&self, order: Ordering) -> u8 {
+        (self.word.load(order) & STATUS_MASK) as u8
+    }
+
+    /// Sets the status, keeping the release count (which never changes: any load sees it).
+    #[inline(always)]
+    fn set_status(&self, status: u8, order: Ordering) {
+        let epoch = self.word.load(Ordering::Relaxed) & !STATUS_MASK;
+        self.word.store(epoch | u32::from(status), order);
+    }
+
+    /// Whether the queue's release count `epoch` (a value of [`Queue::epoch`]) differs
+    /// from the one this node recorded (E1; compared on the low 28 bits).
+    #[inline(always)]
+    fn stale(&self, epoch: u32) -> bool {
+        ((epoch >> 1) << STATUS_BITS) != self.word.load(Ordering::Relaxed) & !STATUS_MASK
     }
 }
 
@@ -168,7 +194,13 @@ unsafe impl Send for Node {}
 unsafe impl Sync for Node {}
 
 /// A node's waker: the waker's two raw parts (`Waker::data`, `Waker::vtable`) in atomics,
-/// so the owner can compare a waker with it without the lock ([`is`](Self::is)). 16 bytes.
+/// so the owner can compare a waker with it without the lock ([`is`](Self::is)); and the
+/// identity of the waker the task *passed* when this one was cloned from it, as the offset
+/// of its vtable from the clone's ([`alias`](Self::alias), kept beside the slot in the
+/// node, where it costs no padding): some executors' clones carry
+/// another copy of the vtable than the waker they poll with (tokio's current-thread
+/// runtime and `LocalSet`, whose vtable constant is duplicated across codegen units), and a
+/// re-poll with that same passed waker must still be recognised. 16 bytes (and 4).
 ///
 /// `put` and `take` are called with the queue's lock held (I1); `put` only
 /// on an empty slot. A waker in the slot is owned by it: `put` forgets the `Waker` it is
@@ -187,6 +219,19 @@ impl WakerSlot {
                 vtable: AtomicPtr::new(ptr::null_mut()),
             }
         }
+    }
+
+    /// What to store beside `clone`, a clone of `passed`, so that a later poll with a
+    /// waker like `passed` is recognised ([`is`](Self::is)). Pointer arithmetic only.
+    #[inline]
+    fn alias(clone: &Waker, passed: &Waker) -> u32 {
+        if !ptr::eq(clone.data(), passed.data()) {
+            return 0;
+        }
+        let clone_vtable: *const RawWakerVTable = clone.vtable();
+        let passed_vtable: *const RawWakerVTable = passed.vtable();
+        let offset = passed_vtable.addr().wrapping_sub(clone_vtable.addr()) as isize;
+        i32::try_from(offset).map_or(0, |offset| offset as u32)
     }
 
     /// # Safety
@@ -216,12 +261,20 @@ impl WakerSlot {
     }
 
     /// Whether the slot holds a waker with `waker`'s identity (its raw parts, what
-    /// `Waker::will_wake` compares). Lock-free: atomic loads only.
+    /// `Waker::will_wake` compares), or a clone of a waker with `waker`'s identity (the
+    /// same data, and the vtable at the recorded [`alias`](Self::alias) offset): waking
+    /// the stored clone then wakes what `waker` wakes. Lock-free: atomic loads only.
     #[inline]
-    fn is(&self, waker: &Waker) -> bool {
-        let vtable: *const RawWakerVTable = waker.vtable();
-        ptr::eq(self.vtable.load(Ordering::Relaxed), vtable)
-            && ptr::eq(self.data.load(Ordering::Relaxed), waker.data())
+    fn is(&self, waker: &Waker, alias: &AtomicU32) -> bool {
+        let passed: *const RawWakerVTable = waker.vtable();
+        let stored = self.vtable.load(Ordering::Relaxed);
+        ptr::eq(self.data.load(Ordering::Relaxed), waker.data())
+            && (ptr::eq(stored, passed)
+                || (!stored.is_null()
+                    && stored
+                        .addr()
+                        .wrapping_add(alias.load(Ordering::Relaxed) as i32 as isize as usize)
+                        == passed.addr()))
     }
 }
 
@@ -282,7 +335,7 @@ impl<Q: QueueRef> Waiter<Q> {
     /// `Acquire`: the releaser's writes are visible once it returns `true`.
     #[inline(always)]
     pub(crate) fn pulsed(&self) -> bool {
-        self.queue().releases() != self.node.epoch
+        self.node.stale(self.queue().epoch.load(Ordering::Acquire))
     }
 
     /// The queue this waiter belongs to.
@@ -313,7 +366,7 @@ impl<Q: QueueRef> Waiter<Q> {
     /// `Acquire`: seeing `HANDED`/`RELEASED` makes the completer's writes visible (I5).
     #[inline]
     pub(crate) fn status(&self) -> u8 {
-        self.node.status.load(Ordering::Acquire)
+        self.node.status(Ordering::Acquire)
     }
 
     /// Whether the waiter, which the caller just saw `QUEUED`, holds a waker that wakes the
@@ -323,7 +376,14 @@ impl<Q: QueueRef> Waiter<Q> {
     /// that same waker, so the task polls again and finds its completion.
     #[inline]
     pub(crate) fn holds_waker(&self, waker: &Waker) -> bool {
-        self.node.waker.is(waker)
+        self.node.waker.is(waker, &self.node.alias)
+    }
+
+    /// What the lock-free re-poll needs to recognise `passed` when `clone`, cloned from
+    /// it, is stored (see `WakerSlot::alias`).
+    #[inline]
+    pub(crate) fn waker_alias(clone: &Waker, passed: &Waker) -> u32 {
+        WakerSlot::alias(clone, passed)
     }
 
     /// Marks an idle waiter (never queued) as holding a completion it took without
@@ -334,17 +394,17 @@ impl<Q: QueueRef> Waiter<Q> {
     pub(crate) fn hold(&self, status: u8) {
         // Only the owner moves a waiter out of `IDLE`. A hard check: a queued node must
         // never be marked as unlinked (I2).
-        if self.node.status.load(Ordering::Relaxed) != IDLE {
+        if self.node.status(Ordering::Relaxed) != IDLE {
             broken("hold() on a waiter that is not idle");
         }
-        self.node.status.store(status, Ordering::Relaxed);
+        self.node.set_status(status, Ordering::Relaxed);
     }
 
     /// Marks a waiter the caller just saw `IDLE` (never linked) as finished: the fast path
     /// of a first poll that took a banked completion, with no check left to make.
     #[inline(always)]
     pub(crate) fn finish_idle(&self) {
-        self.node.status.store(DONE, Ordering::Relaxed);
+        self.node.set_status(DONE, Ordering::Relaxed);
     }
 
     /// Marks a waiter that is not linked as finished (`DONE`).
@@ -352,10 +412,10 @@ impl<Q: QueueRef> Waiter<Q> {
     pub(crate) fn finish(&self) {
         // Only the owner links a node, so a `Relaxed` look is enough to see our own store.
         // A hard check: marking a linked node `DONE` would let `Drop` free it linked (I3).
-        if self.node.status.load(Ordering::Relaxed) == QUEUED {
+        if self.node.status(Ordering::Relaxed) == QUEUED {
             broken("finish() on a queued waiter");
         }
-        self.node.status.store(DONE, Ordering::Relaxed);
+        self.node.set_status(DONE, Ordering::Relaxed);
     }
 }
 
@@ -369,7 +429,7 @@ impl<Q: QueueRef> Drop for Waiter<Q> {
         // process rather than return and let the memory be freed (I3).
         this.queue().cancel(this, true);
         // `cancel` leaves the node unlinked, which is what I3 needs.
-        debug_assert_ne!(self.node.status.load(Ordering::Relaxed), QUEUED);
+        debug_assert_ne!(self.node.status(Ordering::Relaxed), QUEUED);
     }
 }
 
@@ -409,21 +469,22 @@ impl<L: Lock> Locked<'_, L> {
         &mut self,
         waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>,
         waker: &mut Option<Waker>,
+        alias: u32,
     ) -> bool {
         self.check(waiter.queue());
         let node = &waiter.node;
-        if node.status.load(Ordering::Relaxed) != IDLE {
+        if node.status(Ordering::Relaxed) != IDLE {
             broken("waiter queued twice");
         }
         let epoch = self.queue.epoch.fetch_or(LINKED, Ordering::AcqRel);
-        if epoch & !LINKED != node.epoch {
+        if node.stale(epoch) {
             // Released while it existed: ready, holding nothing. Undo what announcing did
             // if the main queue is empty (we set `WAITERS` and `LINKED` for nothing).
             if self.head().is_none() {
                 self.queue.state.store(ZERO, Ordering::Relaxed);
                 self.queue.epoch.fetch_and(!LINKED, Ordering::Relaxed);
             }
-            node.status.store(RELEASED, Ordering::Relaxed);
+            node.set_status(RELEASED, Ordering::Relaxed);
             return false;
         }
         let new = NonNull::from(node);
@@ -432,6 +493,7 @@ impl<L: Lock> Locked<'_, L> {
         // is sound; `head` and its `prev` are linked nodes with valid pointers (I4).
         unsafe {
             node.waker.put(waker.take());
+            node.alias.store(alias, Ordering::Relaxed);
             match self.head() {
                 None => {
                     set_prev(new, new);
@@ -447,7 +509,7 @@ impl<L: Lock> Locked<'_, L> {
                 }
             }
         }
-        node.status.store(QUEUED, Ordering::Relaxed);
+        node.set_status(QUEUED, Ordering::Relaxed);
         true
     }
 
@@ -466,23 +528,26 @@ impl<L: Lock> Locked<'_, L> {
     /// circle: E1).
     pub(crate) fn is_released(&self, waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>) -> bool {
         self.check(waiter.queue());
-        waiter.node.status.load(Ordering::Relaxed) == QUEUED && waiter.pulsed()
+        waiter.node.status(Ordering::Relaxed) == QUEUED && waiter.pulsed()
     }
 
-    /// Stores `waker` in the queued `waiter`; returns the one it replaces.
+    /// Stores `waker` (with its [`alias`](WakerSlot::alias)) in the queued `waiter`;
+    /// returns the one it replaces.
     pub(crate) fn replace_waker(
         &mut self,
         waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>,
         waker: Option<Waker>,
+        alias: u32,
     ) -> Option<Waker> {
         self.check(waiter.queue());
-        if waiter.node.status.load(Ordering::Relaxed) != QUEUED {
+        if waiter.node.status(Ordering::Relaxed) != QUEUED {
             broken("replace_waker() on a waiter not queued");
         }
         // SAFETY: the lock is held (I1).
         unsafe {
             let old = waiter.node.waker.take();
             waiter.node.waker.put(waker);
+            waiter.node.alias.store(alias, Ordering::Relaxed);
             old
         }
     }
@@ -497,7 +562,7 @@ impl<L: Lock> Locked<'_, L> {
     ) -> Option<Waker> {
         self.check(waiter.queue());
         let node = &waiter.node;
-        if node.status.load(Ordering::Relaxed) != QUEUED {
+        if node.status(Ordering::Relaxed) != QUEUED {
             return None;
         }
         // SAFETY: the lock is held and the node is `QUEUED`, hence linked and alive
@@ -573,7 +638,7 @@ impl<L: Lock> Locked<'_, L> {
             let node = node.as_ref();
             let waker = node.waker.take();
             // Last access to the node (I5).
-            node.status.store(status, Ordering::Release);
+            node.set_status(status, Ordering::Release);
             waker
         }
     }

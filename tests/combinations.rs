@@ -60,7 +60,10 @@ fn item_1_enable_then_check_a_flag_never_misses_the_pulse() {
         }
     }
     notifier.join().unwrap();
-    assert_eq!(missed, 0, "rounds of {ROUNDS} where the waiter was left queued");
+    assert_eq!(
+        missed, 0,
+        "rounds of {ROUNDS} where the waiter was left queued"
+    );
     assert!(!c.is_done(), "a pulse banks nothing");
 }
 
@@ -121,7 +124,8 @@ fn item_4_is_done_after_complete_all_means_every_released_wait_is_ready() {
     let (_, late_waker) = counting_waker();
     let checked = Arc::new(AtomicBool::new(false));
     let (_, first_waker) = hook_waker({
-        let (c, late, late_waker, checked) = (c.clone(), late.clone(), late_waker.clone(), checked.clone());
+        let (c, late, late_waker, checked) =
+            (c.clone(), late.clone(), late_waker.clone(), checked.clone());
         move || {
             if !checked.swap(true, SeqCst) {
                 assert!(c.is_done());
@@ -271,7 +275,11 @@ mod after_lock {
                     self.0.store(false, Release);
                 }
             }
-            while self.0.compare_exchange(false, true, Acquire, Relaxed).is_err() {
+            while self
+                .0
+                .compare_exchange(false, true, Acquire, Relaxed)
+                .is_err()
+            {
                 std::hint::spin_loop();
             }
             let unlock = Unlock(&self.0);
@@ -401,7 +409,8 @@ mod after_lock {
         let end = common::faults::run_child(NAME, "1");
         end.assert_aborted(NAME);
         assert!(
-            end.stderr.contains("complete_waiters() was releasing waiters"),
+            end.stderr
+                .contains("complete_waiters() was releasing waiters"),
             "{}",
             end.stderr
         );

@@ -170,7 +170,10 @@ fn pulse_reaches_a_wait_that_was_created_but_never_polled() {
     assert_eq!(k.wakes(), 0, "an unpolled wait has no waker to wake");
     assert_eq!(snapshot(&c), state(1, false, false), "the count stays");
     assert!(c.try_wait());
-    assert!(poll_once(after.as_mut(), &waker).is_pending(), "created after the pulse");
+    assert!(
+        poll_once(after.as_mut(), &waker).is_pending(),
+        "created after the pulse"
+    );
 }
 
 #[test]
