@@ -10,7 +10,7 @@ mod common;
 
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering::*};
-use std::sync::{Arc, Barrier};
+use std::sync::Arc;
 use std::task::Poll;
 
 use async_completion::Completion;
