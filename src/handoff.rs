@@ -284,29 +284,31 @@ impl<L: Lock> Queue<L> {
         let mut old = None;
         // What the closure takes, it records in the waiter (or in `fresh`/`old`): a lock
         // that panics after its closure leaves a wait that holds what it took.
-        let ready = self.lock(|l| match waiter.status() {
-            // Released since it was created, or nothing was banked a moment ago: take what
-            // arrived since, or queue at the tail (only this owner moves a waiter out of
-            // `IDLE`).
-            IDLE if waiter.pulsed() => {
-                waiter.hold(RELEASED);
-                true
-            }
-            IDLE => match self.take_or_announce() {
-                Some(status) => {
-                    waiter.hold(status);
-                    true
+        let ready = self.lock(|l| match (waiter.status(), waiter.pulsed()) {
+            // Not queued yet: released since it was created (then it consumes nothing), or
+            // take what arrived since the lock-free look, or queue at the tail (only this
+            // owner moves a waiter out of `IDLE`).
+            (IDLE, pulsed) => {
+                let took = match pulsed {
+                    true => Some(RELEASED),
+                    false => self.take_or_announce(),
+                };
+                match took {
+                    Some(status) => {
+                        waiter.hold(status);
+                        true
+                    }
+                    None => !l.join(waiter, &mut fresh, alias),
                 }
-                None => !l.join(waiter, &mut fresh, alias),
-            },
-            // Re-poll of a queued waiter: keep its place, store the newest waker.
-            QUEUED if l.is_released(waiter) => {
-                old = l.remove(waiter, RELEASED);
-                true
             }
-            QUEUED => {
-                old = l.replace_waker(waiter, fresh.take(), alias);
-                false
+            // Re-poll of a queued waiter: released (in a drain: E1), or keep its place
+            // and store the newest waker.
+            (QUEUED, released) => {
+                match released {
+                    true => old = l.remove(waiter, RELEASED),
+                    false => old = l.replace_waker(waiter, fresh.take(), alias),
+                }
+                released
             }
             // Handed or released since we looked.
             _ => true,
@@ -463,7 +465,7 @@ impl<L: Lock> Queue<L> {
                     // `HANDED` if a completion was handed to it just before we locked. The
                     // status set here is the outcome, should the lock panic after this.
                     let held = match waiter.status() {
-                        QUEUED if l.is_released(waiter) => RELEASED,
+                        QUEUED if waiter.pulsed() => RELEASED, // in a drain (E1)
                         QUEUED => IDLE,
                         held => held,
                     };
@@ -528,12 +530,9 @@ impl<L: Lock> Drop for ServeN<'_, L> {
 struct WakeOnDrop(Option<Waker>);
 
 impl WakeOnDrop {
-    #[inline]
-    fn wake(mut self) {
-        if let Some(waker) = self.0.take() {
-            waker.wake();
-        }
-    }
+    /// Wakes the waker, if any (the same as dropping the slot).
+    #[inline(always)]
+    fn wake(self) {}
 }
 
 impl Drop for WakeOnDrop {

@@ -449,6 +449,14 @@ impl<L: Lock> Locked<'_, L> {
         self.queue.head.with_mut(|h| unsafe { *h = head });
     }
 
+    /// Clears [`LINKED`]: the main queue is empty. A plain store: while `LINKED` is set
+    /// only lock holders write the epoch (a lock-free release's compare-and-swap expects
+    /// `LINKED` clear, so it fails), like `WAITERS` in the state word.
+    fn clear_linked(&mut self) {
+        let epoch = self.queue.epoch.load(Ordering::Relaxed);
+        self.queue.epoch.store(epoch & !LINKED, Ordering::Release);
+    }
+
     fn check(&self, queue: &Queue<L>) {
         if !ptr::eq(self.queue, queue) {
             broken("waiter of another queue");
@@ -482,7 +490,7 @@ impl<L: Lock> Locked<'_, L> {
             // if the main queue is empty (we set `WAITERS` and `LINKED` for nothing).
             if self.head().is_none() {
                 self.queue.state.store(ZERO, Ordering::Relaxed);
-                self.queue.epoch.fetch_and(!LINKED, Ordering::Relaxed);
+                self.clear_linked();
             }
             node.set_status(RELEASED, Ordering::Relaxed);
             return false;
@@ -522,13 +530,6 @@ impl<L: Lock> Locked<'_, L> {
         };
         // SAFETY: the lock is held and `head` is linked, hence alive (I1, I3, I4).
         unsafe { self.take_linked(head, HANDED) }
-    }
-
-    /// Whether `waiter` is queued but was released since it queued (it is in a drain
-    /// circle: E1).
-    pub(crate) fn is_released(&self, waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>) -> bool {
-        self.check(waiter.queue());
-        waiter.node.status(Ordering::Relaxed) == QUEUED && waiter.pulsed()
     }
 
     /// Stores `waker` (with its [`alias`](WakerSlot::alias)) in the queued `waiter`;
@@ -627,7 +628,7 @@ impl<L: Lock> Locked<'_, L> {
                 // change a `WAITERS` state (lock-free paths leave it alone).
                 debug_assert_eq!(self.queue.state.load(Ordering::Relaxed), WAITERS);
                 self.queue.state.store(ZERO, Ordering::Relaxed);
-                self.queue.epoch.fetch_and(!LINKED, Ordering::Release);
+                self.clear_linked();
             } else {
                 set_next(before, after);
                 set_prev(after, before);
