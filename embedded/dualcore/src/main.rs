@@ -61,6 +61,12 @@ macro_rules! scenarios {
 scenarios! {
     #[cfg(not(debug_assertions))]
     1 => irq_completes_while_tasks_wait,
+    #[cfg(not(debug_assertions))]
+    2 => cross_core_wakeups,
+    #[cfg(not(debug_assertions))]
+    3 => storm_critical_section,
+    #[cfg(not(debug_assertions))]
+    6 => storm_plain_spin_lock,
 }
 
 #[cortex_m_rt::entry]

@@ -21,10 +21,12 @@ use core::sync::atomic::{AtomicU32, Ordering::*};
 use core::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 use core::time::Duration;
 
+use core::fmt;
+
 use async_completion::{Completion, Lock, Wait};
 
-use super::clock;
-use super::overlap::{Recorder, Span};
+use super::overlap::{Race, Recorder, Span, SpanCell};
+use super::{check, clock, cores, cs, host_now, host_us_since, Check};
 
 /// Wait futures per core kept at once.
 pub const SLOTS: usize = 4;
@@ -308,4 +310,167 @@ pub fn storm_core<L: Lock>(
         k.barrier_timeouts += 1;
     }
     (k, span)
+}
+
+/// Core 1's results, published by [`core1_part`] for [`two_core_storm`].
+static CORE1_TALLY: critical_section::Mutex<core::cell::Cell<Option<Tally>>> =
+    critical_section::Mutex::new(core::cell::Cell::new(None));
+static CORE1_SPAN: SpanCell = SpanCell::new();
+
+/// Core 1's part of a storm (call it from a core-1 job): runs [`storm_core`] and
+/// publishes what it did, then says it is done.
+pub fn core1_part<L: Lock>(c: &Completion<L>, iterations: u32, barrier: &Barrier) {
+    let (k, span) = storm_core(c, 1, iterations, barrier);
+    CORE1_SPAN.set(span);
+    critical_section::with(|cs| CORE1_TALLY.borrow(cs).set(Some(k)));
+    cores::core1_done();
+}
+
+/// What a two-core storm did, over both cores.
+pub struct StormResult {
+    pub iterations: u32,
+    pub tally: [Tally; 2],
+    pub race: Race,
+    /// Completions left banked at the end (drained by `try_wait`).
+    pub banked: u32,
+    /// Host time, microseconds.
+    pub us: u64,
+    pub lock: [cs::Counts; 2],
+    /// Wakes during the storm: all, duplicated, stale.
+    pub wakes: (u32, u32, u32),
+    pub core1_finished: bool,
+}
+
+impl StormResult {
+    pub fn posted(&self) -> u32 {
+        self.tally[0].posted + self.tally[1].posted
+    }
+
+    pub fn consumed(&self) -> u32 {
+        self.tally[0].consumed() + self.tally[1].consumed()
+    }
+
+    /// The checks every storm makes; `contention`: also require that the critical-section
+    /// lock was found held by the other core (the storm's completion uses it).
+    pub fn check(&self, c: &mut Check, contention: bool) {
+        let (posted, consumed) = (self.posted(), self.consumed());
+        check!(c, self.core1_finished, "core 1 did not finish its storm");
+        check!(
+            c,
+            consumed + self.banked == posted,
+            "consumed {} + banked {} != posted {}: completions {}",
+            consumed,
+            self.banked,
+            posted,
+            if consumed + self.banked < posted { "lost" } else { "duplicated" }
+        );
+        for (core, k) in self.tally.iter().enumerate() {
+            check!(c, k.ops == self.iterations, "core {} did {} of {} operations", core, k.ops, self.iterations);
+            check!(c, k.woken_but_pending == 0, "core {}: {} waits woken yet Pending (woken without a completion)", core, k.woken_but_pending);
+            check!(c, k.ready_without_wake == 0, "core {}: {} waits handed a completion without a wake (lost wake)", core, k.ready_without_wake);
+            check!(c, k.stranded == 0, "core {}: {} waits left queued while a completion was banked (stranded)", core, k.stranded);
+            check!(c, k.barrier_timeouts == 0, "core {}: the other core never reached the barrier", core);
+            check!(c, k.handed > 0, "core {}: no queued wait was ever handed a completion", core);
+            check!(c, k.dropped_queued > 0, "core {}: no queued wait was ever dropped", core);
+        }
+        check!(c, self.wakes.1 == 0, "{} wakes duplicated (a wait woken twice)", self.wakes.1);
+        let handed = self.tally[0].handed + self.tally[1].handed
+            + self.tally[0].final_ready + self.tally[1].final_ready;
+        check!(
+            c,
+            self.wakes.0 >= handed,
+            "{} wakes for {} completions handed to queued waits: a handed wait was never woken",
+            self.wakes.0,
+            handed
+        );
+        check!(c, self.race.overlapped(), "the cores did not overlap: {}", self.race);
+        if contention {
+            check!(
+                c,
+                self.lock[0].contended > 0 && self.lock[1].contended > 0,
+                "the cores never found the critical-section lock held by the other: contended {} / {}",
+                self.lock[0].contended,
+                self.lock[1].contended
+            );
+        }
+    }
+}
+
+impl fmt::Display for StormResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} operations per core in {} ms; posted {} = consumed {} + banked {}",
+            self.iterations,
+            self.us / 1000,
+            self.posted(),
+            self.consumed(),
+            self.banked
+        )?;
+        for (core, k) in self.tally.iter().enumerate() {
+            write!(
+                f,
+                "; core {}: posted {}, try_wait {} of {}, wait ready at once {}, queued {} (handed {}, {} before the wake arrived; re-polled pending {}; dropped {}, {} of them woken; at the end ready {}, pending {})",
+                core,
+                k.posted,
+                k.taken_by_try,
+                k.try_waits,
+                k.ready_at_once,
+                k.queued,
+                k.handed,
+                k.handed_before_wake,
+                k.repolled_pending,
+                k.dropped_queued,
+                k.dropped_woken,
+                k.final_ready,
+                k.final_pending
+            )?;
+        }
+        write!(
+            f,
+            "; wakes {} ({} duplicated, {} stale: reached a dropped wait); {}; critical-section lock: core 0 {} of {} acquisitions contended ({} failed attempts), core 1 {} of {} ({})",
+            self.wakes.0,
+            self.wakes.1,
+            self.wakes.2,
+            self.race,
+            self.lock[0].contended,
+            self.lock[0].acquired,
+            self.lock[0].failed,
+            self.lock[1].contended,
+            self.lock[1].acquired,
+            self.lock[1].failed
+        )
+    }
+}
+
+/// Runs a storm on both cores: hands `core1_job` (which must call [`core1_part`] with the
+/// same completion, iterations and barrier) to core 1 and runs core 0's part right here,
+/// in thread mode, then drains what is left banked.
+pub async fn two_core_storm<L: Lock>(
+    c: &Completion<L>,
+    iterations: u32,
+    barrier: &Barrier,
+    core1_job: cores::Job,
+) -> StormResult {
+    let (cs0, w0, t0) = (cs::counts(), wake_counts(), host_now());
+    cores::run_on_core1(core1_job);
+    let (k0, span0) = storm_core(c, 0, iterations, barrier);
+    let core1_finished = cores::core1_finished(1, Duration::from_secs(60)).await;
+    let us = host_us_since(t0);
+    let (cs1, w1) = (cs::counts(), wake_counts());
+    let k1 = critical_section::with(|cs| CORE1_TALLY.borrow(cs).take()).unwrap_or_default();
+    let mut banked = 0u32;
+    while banked < u32::MAX && c.try_wait() {
+        banked += 1;
+    }
+    StormResult {
+        iterations,
+        tally: [k0, k1],
+        race: Race([span0, CORE1_SPAN.get()]),
+        banked,
+        us,
+        lock: [cs1[0].since(cs0[0]), cs1[1].since(cs0[1])],
+        wakes: (w1.0 - w0.0, w1.1 - w0.1, w1.2 - w0.2),
+        core1_finished,
+    }
 }

@@ -18,7 +18,7 @@ use crate::harness::probe::yield_now;
 use crate::harness::{check, cores, cs, host_now, host_us_since, tasks_done, Check, TASK_DONE};
 
 /// Interrupts core 1 takes, each posting one completion.
-const POSTS: u32 = 200_000;
+const POSTS: u32 = 100_000;
 const WAITERS: usize = 4;
 
 static C: Completion<CriticalSectionLock> = Completion::with_lock();
