@@ -9,7 +9,7 @@
 //! if every check of every scenario held (1 otherwise; a hang is stopped by `run.sh`).
 //! Scenarios that race the cores also fail when the cores did not overlap.
 //!
-//! Built with the `spin-debug` profile (debug assertions on), it runs one scenario only:
+//! Built with the debug profile (`cargo build`: debug assertions on), it runs one scenario only:
 //! what the crate's debug build says when an interrupt wants the spin lock that the code
 //! it interrupted holds.
 //!
@@ -19,6 +19,8 @@
 
 #![no_std]
 #![no_main]
+// The debug build runs one scenario: most of the harness is unused there.
+#![cfg_attr(debug_assertions, allow(dead_code, unused_imports))]
 
 mod harness;
 
@@ -35,16 +37,16 @@ use harness::{chip, clock, cores, irq, stack, Check};
 /// Declares the scenarios (`scenario/<name>.rs`, one module each) and runs them in this
 /// order under their numbers; `#[cfg]` picks which build runs which.
 macro_rules! scenarios {
-    ($($(#[$meta:meta])* $number:literal => $name:ident),+ $(,)?) => {
+    ($($(#[cfg($cfg:meta)])* $(#[path = $path:literal])? $number:literal => $name:ident),+ $(,)?) => {
         mod scenario {
-            $($(#[$meta])* pub mod $name;)+
+            $($(#[cfg($cfg)])* $(#[path = $path])? pub mod $name;)+
         }
 
         /// Runs every scenario of this build in order: how many passed, of how many.
         async fn run_scenarios(spawner: Spawner) -> (usize, usize) {
             let (mut total, mut passed) = (0usize, 0usize);
             $(
-                $(#[$meta])*
+                $(#[cfg($cfg)])*
                 {
                     total += 1;
                     if scenario::$name::run(spawner, Check::new($number)).await {
@@ -66,7 +68,18 @@ scenarios! {
     #[cfg(not(debug_assertions))]
     3 => storm_critical_section,
     #[cfg(not(debug_assertions))]
+    4 => irq_complete_all_reinit,
+    #[cfg(not(debug_assertions))]
+    5 => timed_waits_race,
+    #[cfg(not(debug_assertions))]
     6 => storm_plain_spin_lock,
+    // The single-core firmware's own scenario (by path), measured on core 0 here.
+    #[cfg(not(debug_assertions))]
+    #[path = "../../../src/bin/scenarios/scenario/irq_stack.rs"]
+    7 => irq_stack,
+    // The debug build's only scenario: it ends the run with a panic.
+    #[cfg(debug_assertions)]
+    8 => irq_wants_held_spin_lock,
 }
 
 #[cortex_m_rt::entry]
@@ -102,7 +115,7 @@ async fn main_task(spawner: Spawner) {
         chip::CORE_HZ,
         ticks,
         host_ms,
-        if cfg!(debug_assertions) { "debug-assertions (spin-debug)" } else { "release" },
+        if cfg!(debug_assertions) { "debug (debug assertions)" } else { "release" },
         size_of::<Completion<CriticalSectionLock>>(),
         size_of::<Completion>(),
     );
@@ -159,9 +172,14 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
         };
         let _ = write!(text, "{}", info.message());
         let message = core::str::from_utf8(&text.buf[..text.len]).unwrap_or("(not UTF-8)");
-        hprintln!("    caught panic on core {}: {}", cores::this_core(), message);
+        hprintln!(
+            "    caught panic on core {}: {}",
+            cores::this_core(),
+            message
+        );
         // SAFETY: only `expect_panic` stores into PANIC_JUDGE, and only such a `fn`.
-        let judge: fn(&str) -> bool = unsafe { core::mem::transmute::<usize, fn(&str) -> bool>(judge) };
+        let judge: fn(&str) -> bool =
+            unsafe { core::mem::transmute::<usize, fn(&str) -> bool>(judge) };
         let ok = judge(message);
         hprintln!("{} of 1 scenarios passed on {}", u8::from(ok), chip::NAME);
         debug::exit(if ok {

@@ -98,8 +98,14 @@ impl CmsdkTimer {
         // SAFETY: the timer's documented registers; each timer has one user here.
         unsafe {
             write_volatile(self.0 as *mut u32, 0);
-            write_volatile((self.0 + 0x08) as *mut u32, TIMER_HZ / 1_000_000 * period_us - 1);
-            write_volatile((self.0 + 0x04) as *mut u32, TIMER_HZ / 1_000_000 * period_us - 1);
+            write_volatile(
+                (self.0 + 0x08) as *mut u32,
+                TIMER_HZ / 1_000_000 * period_us - 1,
+            );
+            write_volatile(
+                (self.0 + 0x04) as *mut u32,
+                TIMER_HZ / 1_000_000 * period_us - 1,
+            );
             write_volatile((self.0 + 0x0C) as *mut u32, 1);
             write_volatile(self.0 as *mut u32, 1 | 1 << 3); // enable, interrupt enable
         }

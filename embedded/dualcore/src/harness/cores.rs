@@ -57,7 +57,9 @@ static CORE1_VECTORS: VectorTable = VectorTable(UnsafeCell::new([0; VECTORS]));
 pub fn this_core() -> usize {
     let sp: usize;
     // SAFETY: reads a register.
-    unsafe { core::arch::asm!("mov {}, sp", out(reg) sp, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("mov {}, sp", out(reg) sp, options(nomem, nostack, preserves_flags))
+    };
     let base = CORE1_STACK.0.get() as usize;
     usize::from(sp.wrapping_sub(base) <= CORE1_STACK_SIZE)
 }
@@ -154,9 +156,8 @@ static EXECUTORS: [ExecutorCell; 2] =
 pub fn run(init: impl FnOnce(Spawner)) -> ! {
     let core = this_core();
     // SAFETY: this core's cell, written once, here, before any use.
-    let executor: &'static raw::Executor = unsafe {
-        (*EXECUTORS[core].0.get()).write(raw::Executor::new(core as *mut ()))
-    };
+    let executor: &'static raw::Executor =
+        unsafe { (*EXECUTORS[core].0.get()).write(raw::Executor::new(core as *mut ())) };
     init(executor.spawner());
     loop {
         PENDING[core].store(false, SeqCst);
@@ -187,7 +188,7 @@ pub fn start_core1() {
             *entry = read_volatile(own.add(i));
         }
         table[0] = CORE1_STACK.0.get() as usize + CORE1_STACK_SIZE;
-        table[1] = core1_reset as usize;
+        table[1] = core1_reset as *const () as usize;
         cortex_m::asm::dsb();
         write_volatile(chip::INITSVTOR1, table.as_ptr() as u32);
         write_volatile(chip::CPUWAIT, 0);

@@ -62,10 +62,7 @@ unsafe impl critical_section::Impl for MultiCoreCriticalSection {
             return if enabled { IRQS_WERE_ENABLED } else { 0 };
         }
         let mut failed = 0u32;
-        while OWNER
-            .compare_exchange(0, me, Acquire, Relaxed)
-            .is_err()
-        {
+        while OWNER.compare_exchange(0, me, Acquire, Relaxed).is_err() {
             failed += 1;
             while OWNER.load(Relaxed) != 0 {
                 failed += 1;

@@ -123,15 +123,15 @@ impl Tally {
     pub fn consumed(&self) -> u32 {
         self.taken_by_try + self.ready_at_once + self.handed + self.final_ready
     }
-
-    pub fn violations(&self) -> u32 {
-        self.woken_but_pending + self.ready_without_wake + self.stranded + self.barrier_timeouts
-    }
 }
 
 /// Global wake counters: all wakes, duplicated ones, stale ones.
 pub fn wake_counts() -> (u32, u32, u32) {
-    (WAKES.load(Relaxed), DUPLICATES.load(Relaxed), STALE.load(Relaxed))
+    (
+        WAKES.load(Relaxed),
+        DUPLICATES.load(Relaxed),
+        STALE.load(Relaxed),
+    )
 }
 
 /// A two-core barrier, reusable by phase number.
@@ -149,7 +149,7 @@ impl Barrier {
         let mut spins = 0u32;
         while self.0.load(Acquire) < 2 * phase {
             spins = spins.wrapping_add(1);
-            if spins % 1024 == 0 && clock::ticks() > deadline {
+            if spins.is_multiple_of(1024) && clock::ticks() > deadline {
                 return false;
             }
         }
@@ -362,20 +362,71 @@ impl StormResult {
             consumed,
             self.banked,
             posted,
-            if consumed + self.banked < posted { "lost" } else { "duplicated" }
+            if consumed + self.banked < posted {
+                "lost"
+            } else {
+                "duplicated"
+            }
         );
         for (core, k) in self.tally.iter().enumerate() {
-            check!(c, k.ops == self.iterations, "core {} did {} of {} operations", core, k.ops, self.iterations);
-            check!(c, k.woken_but_pending == 0, "core {}: {} waits woken yet Pending (woken without a completion)", core, k.woken_but_pending);
-            check!(c, k.ready_without_wake == 0, "core {}: {} waits handed a completion without a wake (lost wake)", core, k.ready_without_wake);
-            check!(c, k.stranded == 0, "core {}: {} waits left queued while a completion was banked (stranded)", core, k.stranded);
-            check!(c, k.barrier_timeouts == 0, "core {}: the other core never reached the barrier", core);
-            check!(c, k.handed > 0, "core {}: no queued wait was ever handed a completion", core);
-            check!(c, k.dropped_queued > 0, "core {}: no queued wait was ever dropped", core);
+            check!(
+                c,
+                k.ops == self.iterations,
+                "core {} did {} of {} operations",
+                core,
+                k.ops,
+                self.iterations
+            );
+            check!(
+                c,
+                k.woken_but_pending == 0,
+                "core {}: {} waits woken yet Pending (woken without a completion)",
+                core,
+                k.woken_but_pending
+            );
+            check!(
+                c,
+                k.ready_without_wake == 0,
+                "core {}: {} waits handed a completion without a wake (lost wake)",
+                core,
+                k.ready_without_wake
+            );
+            check!(
+                c,
+                k.stranded == 0,
+                "core {}: {} waits left queued while a completion was banked (stranded)",
+                core,
+                k.stranded
+            );
+            check!(
+                c,
+                k.barrier_timeouts == 0,
+                "core {}: the other core never reached the barrier",
+                core
+            );
+            check!(
+                c,
+                k.handed > 0,
+                "core {}: no queued wait was ever handed a completion",
+                core
+            );
+            check!(
+                c,
+                k.dropped_queued > 0,
+                "core {}: no queued wait was ever dropped",
+                core
+            );
         }
-        check!(c, self.wakes.1 == 0, "{} wakes duplicated (a wait woken twice)", self.wakes.1);
-        let handed = self.tally[0].handed + self.tally[1].handed
-            + self.tally[0].final_ready + self.tally[1].final_ready;
+        check!(
+            c,
+            self.wakes.1 == 0,
+            "{} wakes duplicated (a wait woken twice)",
+            self.wakes.1
+        );
+        let handed = self.tally[0].handed
+            + self.tally[1].handed
+            + self.tally[0].final_ready
+            + self.tally[1].final_ready;
         check!(
             c,
             self.wakes.0 >= handed,
@@ -383,7 +434,12 @@ impl StormResult {
             self.wakes.0,
             handed
         );
-        check!(c, self.race.overlapped(), "the cores did not overlap: {}", self.race);
+        check!(
+            c,
+            self.race.overlapped(),
+            "the cores did not overlap: {}",
+            self.race
+        );
         if contention {
             check!(
                 c,

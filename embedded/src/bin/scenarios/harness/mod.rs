@@ -35,4 +35,3 @@ pub async fn tasks_done(n: usize, limit: Duration) -> bool {
     }
     true
 }
-
