@@ -44,6 +44,17 @@ impl Recorder {
         }
     }
 
+    /// A span that started at `start` (a snapshot taken earlier, e.g. by
+    /// [`Recorder::start`] of another recorder on this core).
+    pub fn begin_at(start: u32) -> Self {
+        Self { start, own: 0 }
+    }
+
+    /// The counter when this span started.
+    pub fn start(&self) -> u32 {
+        self.start
+    }
+
     /// One operation of this core.
     #[inline(always)]
     pub fn op(&mut self) {
