@@ -6,7 +6,9 @@
 //!   waiter task (`run` below, each binary's `waiter`);
 //! - SysTick at 1 kHz driving an embassy-time driver of our own (an
 //!   `embassy-time-queue-utils` queue checked on every tick), as in `../src/bin/scenarios`;
-//! - a real interrupt handler (GPIOA, pended through the NVIC) running the binary's `hook`;
+//! - a real interrupt handler (GPIOA on the LM3S6965; on the SSE-200 of `mps2-an521`,
+//!   which has no PAC here, line 30 through cortex-m-rt's `DefaultHandler`), pended
+//!   through the NVIC, running the binary's `hook`;
 //! - the driver task (`drive`): sleeps on `embassy_time::Timer` until the waiter is ready,
 //!   fires the interrupt, sleeps until the waiter is done, exits QEMU via semihosting
 //!   (status 0 only if the waiter reported success);
@@ -29,10 +31,32 @@ use embassy_time_driver::Driver;
 use embassy_time_queue_utils::Queue;
 use core::cell::RefCell;
 use core::task::Waker;
+#[cfg(chip = "lm3s6965")]
 use lm3s6965::{interrupt, Interrupt};
 
 /// QEMU's lm3s6965evb core clock (see `../src/bin/scenarios/harness/chip.rs`).
+#[cfg(chip = "lm3s6965")]
 const CORE_HZ: u32 = 12_500_000;
+/// QEMU's mps2-an521 processor clock, which SysTick counts with CLKSOURCE = 1 (see
+/// `../dualcore/src/harness/chip.rs`).
+#[cfg(chip = "an521")]
+const CORE_HZ: u32 = 20_000_000;
+
+/// The SSE-200's reserved line 30 (nothing drives it): the interrupt, on core 0 (core 1
+/// stays held in CPUWAIT, so the single-core critical section is right here).
+#[cfg(chip = "an521")]
+#[derive(Clone, Copy)]
+enum Interrupt {
+    GPIOA = 30,
+}
+
+// SAFETY: 30 is an interrupt line of the SSE-200's NVIC.
+#[cfg(chip = "an521")]
+unsafe impl cortex_m::interrupt::InterruptNumber for Interrupt {
+    fn number(self) -> u16 {
+        self as u16
+    }
+}
 const TICK_HZ: u32 = 1_000;
 const _: () = assert!(embassy_time_driver::TICK_HZ == TICK_HZ as u64);
 
@@ -79,8 +103,21 @@ embassy_time_driver::time_driver_impl!(static DRIVER: SysTickDriver = SysTickDri
 /// What the GPIOA handler runs: the binary's `hook`.
 static HOOK: Mutex<Cell<Option<fn()>>> = Mutex::new(Cell::new(None));
 
+#[cfg(chip = "lm3s6965")]
 #[interrupt]
 fn GPIOA() {
+    run_hook();
+}
+
+/// No PAC for the SSE-200: cortex-m-rt's default device table sends every interrupt here,
+/// and only line 30 is ever enabled.
+#[cfg(chip = "an521")]
+#[exception]
+unsafe fn DefaultHandler(_irqn: i16) {
+    run_hook();
+}
+
+fn run_hook() {
     if let Some(hook) = critical_section::with(|cs| HOOK.borrow(cs).take()) {
         hook();
     }
