@@ -75,19 +75,37 @@ impl Completion {
             Self { queue: Queue::new() }
         }
     }
-
-    /// The largest number of completions that can be banked. Further
-    /// [`complete`](Self::complete) calls with nobody waiting are dropped (saturation);
-    /// they never turn into the completed-for-all state.
-    ///
-    /// ```
-    /// use async_completion::Completion;
-    /// assert_eq!(Completion::MAX_COUNT, u32::MAX - 2);
-    /// ```
-    pub const MAX_COUNT: u32 = MAX_COUNT;
 }
 
 impl<L: Lock> Completion<L> {
+    /// The largest number of completions that can be banked, `u32::MAX - 2`, the same for
+    /// every lock. Further [`complete`](Self::complete) calls with nobody waiting are
+    /// dropped (saturation); they never turn into the completed-for-all state.
+    ///
+    /// Name the type to read it: `<Completion>::MAX_COUNT` for a plain `Completion` (a
+    /// bare `Completion::MAX_COUNT` is an expression path, where Rust does not fill in the
+    /// default lock), `Completion::<L>::MAX_COUNT` for a named or generic lock.
+    ///
+    /// ```
+    /// use async_completion::{Completion, Lock, SpinLock};
+    ///
+    /// assert_eq!(<Completion>::MAX_COUNT, u32::MAX - 2);
+    /// assert_eq!(Completion::<SpinLock>::MAX_COUNT, u32::MAX - 2);
+    ///
+    /// fn headroom<L: Lock>(banked: u32) -> u32 {
+    ///     Completion::<L>::MAX_COUNT - banked
+    /// }
+    /// assert_eq!(headroom::<SpinLock>(1), u32::MAX - 3);
+    /// # #[cfg(feature = "critical-section")]
+    /// # assert_eq!(Completion::<async_completion::CriticalSectionLock>::MAX_COUNT, u32::MAX - 2);
+    /// # #[cfg(feature = "embassy-sync")]
+    /// # assert_eq!(
+    /// #     Completion::<embassy_sync::blocking_mutex::raw::NoopRawMutex>::MAX_COUNT,
+    /// #     u32::MAX - 2
+    /// # );
+    /// ```
+    pub const MAX_COUNT: u32 = MAX_COUNT;
+
     loom_const_fn! {
         /// A new completion, "not done", whose waiter queue is guarded by the lock type
         /// `L` (see [`Lock`]); [`new`](Completion::new) is the same with the
