@@ -29,8 +29,11 @@ use crate::{DefaultLock, RunUntilDone, Timer, Wait, WaitOr, WaitTimeout};
 /// | [`reinit`](Self::reinit) | count to 0 and flag cleared; queued waiters stay queued |
 ///
 /// It is 24 bytes on x86-64 (16 as a `Completion<CriticalSectionLock>`), never allocates, and
-/// [`new`](Completion::new) is `const`, so it can be a `static`. It is `Send + Sync`: share
-/// it as a `static`, in an `Arc`, or by reference with scoped threads and joined futures.
+/// [`new`](Completion::new) is `const`, so it can be a `static`. A plain `Completion` is
+/// `Send + Sync`: share it as a `static`, in an `Arc`, or by reference with scoped threads
+/// and joined futures. With a named lock, `Completion<L>` is `Send` when `L` is, and `Sync`
+/// when `L` is `Send + Sync`: every lock but embassy's `NoopRawMutex`, which keeps its
+/// completion on one executor.
 /// The [crate documentation](crate#semantics) spells out every guarantee.
 ///
 /// The type parameter `L` is the [`Lock`] that guards the waiter queue. Leave it out for
