@@ -74,6 +74,26 @@ impl Completion {
         /// static READY: Completion = Completion::new();
         /// assert!(!READY.is_done());
         /// ```
+        ///
+        /// # A warning on an OS without `std`
+        ///
+        /// Built for a target with an operating system (`unix` or `windows`) with the `std`
+        /// feature off, the default lock is a spinlock, which is rarely what a program on an
+        /// OS wants: that happens when a library depends on this crate with
+        /// `default-features = false` and does not forward `std`, so every plain
+        /// `Completion` it makes spins in its users' std programs. `new()` is then marked
+        /// deprecated, so that library's build warns at each call. Forward the feature
+        /// (`std = ["async-completion/std"]` in the library's own `std` feature), or, if a
+        /// spinlock is what you want, say so: `Completion::<SpinLock>::with_lock()`. See
+        /// [Using it in a library](crate#using-it-in-a-library).
+        #[cfg_attr(
+            all(not(feature = "std"), not(loom), any(unix, windows)),
+            deprecated(
+                note = "without the `std` feature this `Completion` spins, on an OS: enable \
+                        `async-completion/std` (a library: forward it from its own `std` \
+                        feature), or name the lock, `Completion::<SpinLock>::with_lock()`"
+            )
+        )]
         pub fn new() -> Self {
             Self { queue: Queue::new() }
         }
@@ -657,7 +677,7 @@ impl Default for Completion {
     /// assert!(dev.ready.try_wait());
     /// ```
     fn default() -> Self {
-        Self::new()
+        Self::with_lock()
     }
 }
 

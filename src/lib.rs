@@ -70,6 +70,7 @@ pub use wait_or::{RunUntilDone, WaitOr, WaitTimeout};
 // Every build, on every target, proves that a `Completion` can be a `static`.
 #[cfg(not(loom))]
 const _: fn() = || {
+    #[allow(deprecated)] // `new()` warns on an OS without `std`: it is still a `const fn`
     static STATIC_COMPLETION: Completion = Completion::new();
     let _ = &STATIC_COMPLETION;
 };
