@@ -1,4 +1,7 @@
 #![doc = include_str!("../docs/crate.md")]
+// The chart of the "Speed" section, inline: it is part of the docs, with no file to find.
+#![doc = ""]
+#![doc = include_str!("../docs/chart.svg")]
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![cfg_attr(docsrs, doc(auto_cfg(hide(loom))))]
