@@ -391,6 +391,32 @@ impl<L: Lock> Completion<L> {
     /// assert_eq!(c.wait_or(core::future::pending::<()>()).await, Ok(()));
     /// # });
     /// ```
+    ///
+    /// # In a spawned task
+    ///
+    /// As for [`wait_timeout`](Self::wait_timeout#in-a-spawned-task): the `'static` form is
+    /// an `async move` block over a clone of an `Arc<Completion>`; it is `Send` when `other`
+    /// is.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// use async_completion::Completion;
+    ///
+    /// fn spawnable<F: core::future::Future + Send + 'static>(f: F) -> F {
+    ///     f
+    /// }
+    /// # futures::executor::block_on(async {
+    /// let done = Arc::new(Completion::new());
+    /// let (tx, rx) = futures::channel::oneshot::channel::<&str>();
+    /// let task = spawnable({
+    ///     let done = done.clone();
+    ///     async move { done.wait_or(rx).await }
+    /// });
+    /// tx.send("cancelled").unwrap();
+    /// assert_eq!(task.await, Err(Ok("cancelled")));
+    /// # });
+    /// ```
     pub fn wait_or<F: IntoFuture>(&self, other: F) -> WaitOr<'_, F::IntoFuture, L> {
         WaitOr::new(self.wait(), other.into_future())
     }
@@ -447,6 +473,33 @@ impl<L: Lock> Completion<L> {
     /// let c = Completion::new();
     /// let expired = |_: Duration| async {};
     /// assert_eq!(c.wait_timeout(expired, Duration::from_millis(5)).await, Err(TimedOut));
+    /// # });
+    /// ```
+    ///
+    /// # In a spawned task
+    ///
+    /// The future borrows the completion. For a `'static` one (to `spawn` it), keep the
+    /// completion in an `Arc` and move a clone into an `async move` block: the block owns
+    /// the `Arc` and the wait borrows from it, and it is `Send` when the timer's sleep is.
+    /// This keeps this method's semantics (a zero timeout is a poll; ties go to the
+    /// completion). tokio users may also write `tokio::time::timeout(d, c.clone().wait_owned())`,
+    /// as with `Notify::notified_owned()`: equally cancel safe, with tokio's rules for ties.
+    ///
+    /// ```
+    /// # #[cfg(feature = "tokio")]
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    ///
+    /// use async_completion::{Completion, TokioTimer};
+    ///
+    /// let reply = Arc::new(Completion::new());
+    /// let waiter = tokio::spawn({
+    ///     let reply = reply.clone();
+    ///     async move { reply.wait_timeout(TokioTimer, Duration::from_secs(5)).await }
+    /// });
+    /// reply.complete();
+    /// assert_eq!(waiter.await.unwrap(), Ok(()));
     /// # });
     /// ```
     pub fn wait_timeout<T: Timer>(
@@ -517,6 +570,12 @@ impl<L: Lock> Completion<L> {
     /// assert_eq!(attempts, 4); // at 0, 30, 60 and 90 ms; the last one ends at 100 ms
     /// # });
     /// ```
+    ///
+    /// # In a spawned task
+    ///
+    /// As for [`wait_timeout`](Self::wait_timeout#in-a-spawned-task): an `async move` block
+    /// over a clone of an `Arc<Completion>` is the `'static` form,
+    /// `async move { done.wait_deadline(TokioTimer, deadline).await }`.
     pub fn wait_deadline<T: crate::Clock>(
         &self,
         timer: T,
@@ -563,6 +622,12 @@ impl<L: Lock> Completion<L> {
     /// assert_eq!(shutdown.run_until_done(core::future::pending::<u8>()).await, None);
     /// # });
     /// ```
+    ///
+    /// # In a spawned task
+    ///
+    /// tokio-util's `run_until_cancelled_owned` is an `async move` block over a clone of an
+    /// `Arc<Completion>`, as for [`wait_timeout`](Self::wait_timeout#in-a-spawned-task):
+    /// `async move { shutdown.run_until_done(job).await }`.
     pub fn run_until_done<F: IntoFuture>(&self, fut: F) -> RunUntilDone<'_, F::IntoFuture, L> {
         RunUntilDone::new(self.wait_or(fut))
     }
