@@ -394,7 +394,7 @@ impl<L: Lock> Completion<L> {
     ///
     /// # In a spawned task
     ///
-    /// As for [`wait_timeout`](Self::wait_timeout#in-a-spawned-task): the `'static` form is
+    /// As for [`wait_timeout`](Self::wait_timeout) ("In a spawned task"): the `'static` form is
     /// an `async move` block over a clone of an `Arc<Completion>`; it is `Send` when `other`
     /// is.
     ///
@@ -573,7 +573,7 @@ impl<L: Lock> Completion<L> {
     ///
     /// # In a spawned task
     ///
-    /// As for [`wait_timeout`](Self::wait_timeout#in-a-spawned-task): an `async move` block
+    /// As for [`wait_timeout`](Self::wait_timeout) ("In a spawned task"): an `async move` block
     /// over a clone of an `Arc<Completion>` is the `'static` form,
     /// `async move { done.wait_deadline(TokioTimer, deadline).await }`.
     pub fn wait_deadline<T: crate::Clock>(
@@ -626,7 +626,7 @@ impl<L: Lock> Completion<L> {
     /// # In a spawned task
     ///
     /// tokio-util's `run_until_cancelled_owned` is an `async move` block over a clone of an
-    /// `Arc<Completion>`, as for [`wait_timeout`](Self::wait_timeout#in-a-spawned-task):
+    /// `Arc<Completion>`, as for [`wait_timeout`](Self::wait_timeout):
     /// `async move { shutdown.run_until_done(job).await }`.
     pub fn run_until_done<F: IntoFuture>(&self, fut: F) -> RunUntilDone<'_, F::IntoFuture, L> {
         RunUntilDone::new(self.wait_or(fut))
