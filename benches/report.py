@@ -14,7 +14,7 @@ run's facts in `benches/results/run.json` (both written by `benches/run.sh`), it
 
 - saves the medians to `benches/results/medians.json` (so the tables and the chart can be
   made again without re-running the benches: `--from-snapshot`);
-- writes `benches/chart.svg`: for each scenario, each peer's median time divided by
+- writes `docs/chart.svg`: for each scenario, each peer's median time divided by
   async-completion's, as a horizontal bar from 1.0 on a log scale;
 - rewrites the generated parts of BENCHMARKS.md, between the markers
   `<!-- BEGIN generated: NAME -->` and `<!-- END generated: NAME -->`, NAME being
@@ -38,7 +38,7 @@ RESULTS = BENCHES / "results"
 SNAPSHOT = RESULTS / "medians.json"
 CALLGRIND = RESULTS / "callgrind.md"
 RUN = RESULTS / "run.json"
-CHART = BENCHES / "chart.svg"
+CHART = ROOT / "docs" / "chart.svg"  # shipped in the package: the crate docs inline it
 BENCHMARKS_MD = ROOT / "BENCHMARKS.md"
 
 OURS = "async_completion"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole benchmark pipeline, one command:
 #
-#   benches/run.sh              # criterion (every group), callgrind, chart.svg, BENCHMARKS.md
+#   benches/run.sh              # criterion (every group), callgrind, docs/chart.svg, BENCHMARKS.md
 #   benches/run.sh handoff      # only the criterion groups and callgrind scenarios matching
 #
 # 1. records the run's facts (commit, whether src/ has uncommitted changes, rustc, load)
@@ -10,7 +10,7 @@
 #    6 minutes on 2 cores), after clearing criterion's old estimates (a full run only);
 # 3. `benches/callgrind.sh` into benches/results/callgrind.md (needs valgrind; about
 #    5 minutes, most of it in the select_loop and repoll_queued rows);
-# 4. `benches/report.py`: benches/results/medians.json, benches/chart.svg and the
+# 4. `benches/report.py`: benches/results/medians.json, docs/chart.svg and the
 #    generated parts of BENCHMARKS.md (summary, results, callgrind, run).
 #
 # SKIP_CRITERION=1 or SKIP_CALLGRIND=1 leave a step out (the report then uses the

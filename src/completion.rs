@@ -29,8 +29,11 @@ use crate::{DefaultLock, RunUntilDone, Timer, Wait, WaitOr, WaitTimeout};
 /// | [`reinit`](Self::reinit) | count to 0 and flag cleared; queued waiters stay queued |
 ///
 /// It is 24 bytes on x86-64 (16 as a `Completion<CriticalSectionLock>`), never allocates, and
-/// [`new`](Completion::new) is `const`, so it can be a `static`. It is `Send + Sync`: share
-/// it as a `static`, in an `Arc`, or by reference with scoped threads and joined futures.
+/// [`new`](Completion::new) is `const`, so it can be a `static`. A plain `Completion` is
+/// `Send + Sync`: share it as a `static`, in an `Arc`, or by reference with scoped threads
+/// and joined futures. With a named lock, `Completion<L>` is `Send` when `L` is, and `Sync`
+/// when `L` is `Send + Sync`: every lock but embassy's `NoopRawMutex`, which keeps its
+/// completion on one executor.
 /// The [crate documentation](crate#semantics) spells out every guarantee.
 ///
 /// The type parameter `L` is the [`Lock`] that guards the waiter queue. Leave it out for
@@ -71,23 +74,61 @@ impl Completion {
         /// static READY: Completion = Completion::new();
         /// assert!(!READY.is_done());
         /// ```
+        ///
+        /// # A warning on an OS without `std`
+        ///
+        /// Built for a target with an operating system (`unix` or `windows`) with the `std`
+        /// feature off, the default lock is a spinlock, which is rarely what a program on an
+        /// OS wants: that happens when a library depends on this crate with
+        /// `default-features = false` and does not forward `std`, so every plain
+        /// `Completion` it makes spins in its users' std programs. `new()` is then marked
+        /// deprecated, so that library's build warns at each call. Forward the feature
+        /// (`std = ["async-completion/std"]` in the library's own `std` feature), or, if a
+        /// spinlock is what you want, say so: `Completion::<SpinLock>::with_lock()`. See
+        /// [Using it in a library](crate#using-it-in-a-library).
+        #[cfg_attr(
+            all(not(feature = "std"), not(loom), any(unix, windows)),
+            deprecated(
+                note = "without the `std` feature this `Completion` spins, on an OS: enable \
+                        `async-completion/std` (a library: forward it from its own `std` \
+                        feature), or name the lock, `Completion::<SpinLock>::with_lock()`"
+            )
+        )]
         pub fn new() -> Self {
             Self { queue: Queue::new() }
         }
     }
-
-    /// The largest number of completions that can be banked. Further
-    /// [`complete`](Self::complete) calls with nobody waiting are dropped (saturation);
-    /// they never turn into the completed-for-all state.
-    ///
-    /// ```
-    /// use async_completion::Completion;
-    /// assert_eq!(Completion::MAX_COUNT, u32::MAX - 2);
-    /// ```
-    pub const MAX_COUNT: u32 = MAX_COUNT;
 }
 
 impl<L: Lock> Completion<L> {
+    /// The largest number of completions that can be banked, `u32::MAX - 2`, the same for
+    /// every lock. Further [`complete`](Self::complete) calls with nobody waiting are
+    /// dropped (saturation); they never turn into the completed-for-all state.
+    ///
+    /// Name the type to read it: `<Completion>::MAX_COUNT` for a plain `Completion` (a
+    /// bare `Completion::MAX_COUNT` is an expression path, where Rust does not fill in the
+    /// default lock), `Completion::<L>::MAX_COUNT` for a named or generic lock.
+    ///
+    /// ```
+    /// use async_completion::{Completion, Lock, SpinLock};
+    ///
+    /// assert_eq!(<Completion>::MAX_COUNT, u32::MAX - 2);
+    /// assert_eq!(Completion::<SpinLock>::MAX_COUNT, u32::MAX - 2);
+    ///
+    /// fn headroom<L: Lock>(banked: u32) -> u32 {
+    ///     Completion::<L>::MAX_COUNT - banked
+    /// }
+    /// assert_eq!(headroom::<SpinLock>(1), u32::MAX - 3);
+    /// # #[cfg(feature = "critical-section")]
+    /// # assert_eq!(Completion::<async_completion::CriticalSectionLock>::MAX_COUNT, u32::MAX - 2);
+    /// # #[cfg(feature = "embassy-sync")]
+    /// # assert_eq!(
+    /// #     Completion::<embassy_sync::blocking_mutex::raw::NoopRawMutex>::MAX_COUNT,
+    /// #     u32::MAX - 2
+    /// # );
+    /// ```
+    pub const MAX_COUNT: u32 = MAX_COUNT;
+
     loom_const_fn! {
         /// A new completion, "not done", whose waiter queue is guarded by the lock type
         /// `L` (see [`Lock`]); [`new`](Completion::new) is the same with the
@@ -370,6 +411,32 @@ impl<L: Lock> Completion<L> {
     /// assert_eq!(c.wait_or(core::future::pending::<()>()).await, Ok(()));
     /// # });
     /// ```
+    ///
+    /// # In a spawned task
+    ///
+    /// As for [`wait_timeout`](Self::wait_timeout) ("In a spawned task"): the `'static` form is
+    /// an `async move` block over a clone of an `Arc<Completion>`; it is `Send` when `other`
+    /// is.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// use async_completion::Completion;
+    ///
+    /// fn spawnable<F: core::future::Future + Send + 'static>(f: F) -> F {
+    ///     f
+    /// }
+    /// # futures::executor::block_on(async {
+    /// let done = Arc::new(Completion::new());
+    /// let (tx, rx) = futures::channel::oneshot::channel::<&str>();
+    /// let task = spawnable({
+    ///     let done = done.clone();
+    ///     async move { done.wait_or(rx).await }
+    /// });
+    /// tx.send("cancelled").unwrap();
+    /// assert_eq!(task.await, Err(Ok("cancelled")));
+    /// # });
+    /// ```
     pub fn wait_or<F: IntoFuture>(&self, other: F) -> WaitOr<'_, F::IntoFuture, L> {
         WaitOr::new(self.wait(), other.into_future())
     }
@@ -426,6 +493,33 @@ impl<L: Lock> Completion<L> {
     /// let c = Completion::new();
     /// let expired = |_: Duration| async {};
     /// assert_eq!(c.wait_timeout(expired, Duration::from_millis(5)).await, Err(TimedOut));
+    /// # });
+    /// ```
+    ///
+    /// # In a spawned task
+    ///
+    /// The future borrows the completion. For a `'static` one (to `spawn` it), keep the
+    /// completion in an `Arc` and move a clone into an `async move` block: the block owns
+    /// the `Arc` and the wait borrows from it, and it is `Send` when the timer's sleep is.
+    /// This keeps this method's semantics (a zero timeout is a poll; ties go to the
+    /// completion). tokio users may also write `tokio::time::timeout(d, c.clone().wait_owned())`,
+    /// as with `Notify::notified_owned()`: equally cancel safe, with tokio's rules for ties.
+    ///
+    /// ```
+    /// # #[cfg(feature = "tokio")]
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    ///
+    /// use async_completion::{Completion, TokioTimer};
+    ///
+    /// let reply = Arc::new(Completion::new());
+    /// let waiter = tokio::spawn({
+    ///     let reply = reply.clone();
+    ///     async move { reply.wait_timeout(TokioTimer, Duration::from_secs(5)).await }
+    /// });
+    /// reply.complete();
+    /// assert_eq!(waiter.await.unwrap(), Ok(()));
     /// # });
     /// ```
     pub fn wait_timeout<T: Timer>(
@@ -496,6 +590,12 @@ impl<L: Lock> Completion<L> {
     /// assert_eq!(attempts, 4); // at 0, 30, 60 and 90 ms; the last one ends at 100 ms
     /// # });
     /// ```
+    ///
+    /// # In a spawned task
+    ///
+    /// As for [`wait_timeout`](Self::wait_timeout) ("In a spawned task"): an `async move` block
+    /// over a clone of an `Arc<Completion>` is the `'static` form,
+    /// `async move { done.wait_deadline(TokioTimer, deadline).await }`.
     pub fn wait_deadline<T: crate::Clock>(
         &self,
         timer: T,
@@ -542,6 +642,12 @@ impl<L: Lock> Completion<L> {
     /// assert_eq!(shutdown.run_until_done(core::future::pending::<u8>()).await, None);
     /// # });
     /// ```
+    ///
+    /// # In a spawned task
+    ///
+    /// tokio-util's `run_until_cancelled_owned` is an `async move` block over a clone of an
+    /// `Arc<Completion>`, as for [`wait_timeout`](Self::wait_timeout):
+    /// `async move { shutdown.run_until_done(job).await }`.
     pub fn run_until_done<F: IntoFuture>(&self, fut: F) -> RunUntilDone<'_, F::IntoFuture, L> {
         RunUntilDone::new(self.wait_or(fut))
     }
@@ -656,7 +762,7 @@ impl Default for Completion {
     /// assert!(dev.ready.try_wait());
     /// ```
     fn default() -> Self {
-        Self::new()
+        Self::with_lock()
     }
 }
 

@@ -1,4 +1,7 @@
 #![doc = include_str!("../docs/crate.md")]
+// The chart of the "Speed" section, inline: it is part of the docs, with no file to find.
+#![doc = ""]
+#![doc = include_str!("../docs/chart.svg")]
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![cfg_attr(docsrs, doc(auto_cfg(hide(loom))))]
@@ -70,6 +73,7 @@ pub use wait_or::{RunUntilDone, WaitOr, WaitTimeout};
 // Every build, on every target, proves that a `Completion` can be a `static`.
 #[cfg(not(loom))]
 const _: fn() = || {
+    #[allow(deprecated)] // `new()` warns on an OS without `std`: it is still a `const fn`
     static STATIC_COMPLETION: Completion = Completion::new();
     let _ = &STATIC_COMPLETION;
 };

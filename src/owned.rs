@@ -27,9 +27,10 @@ pin_project! {
     ///
     /// # Where it may be polled from
     ///
-    /// Any async task on any executor; it is `Send + Sync + 'static`, so it can be spawned
-    /// on multi-threaded runtimes. Needs the `alloc` feature and a target with
-    /// pointer-sized atomics (for `Arc`).
+    /// Any async task on any executor. It is `'static`, and `Send + Sync` when its lock is
+    /// `Send + Sync` (every lock but embassy's `NoopRawMutex`; a plain `OwnedWait` is), so
+    /// it can be spawned on multi-threaded runtimes. Needs the `alloc` feature and a target
+    /// with pointer-sized atomics (for `Arc`).
     ///
     /// # Pinning
     ///

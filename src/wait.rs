@@ -52,7 +52,9 @@ pin_project! {
     /// # Where it may be polled from
     ///
     /// Any async task on any executor; it needs nothing from the runtime. It is
-    /// `Send + Sync`, so a task holding it can move between threads. It borrows the
+    /// `Send + Sync` when its lock is `Send + Sync` (every lock but embassy's
+    /// `NoopRawMutex`; a plain `Wait` is), so a task holding it can move between threads.
+    /// It borrows the
     /// [`Completion`](crate::Completion); to spawn a waiter as a `'static` task use
     /// [`wait_owned`](crate::Completion::wait_owned). It allocates nothing: its queue node
     /// is inside it (48 bytes on x86-64).

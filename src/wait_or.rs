@@ -29,7 +29,8 @@ pin_project! {
     /// # Where it may be polled from
     ///
     /// Any async task that can poll the other future. It is `Send` when the other future
-    /// is, and allocates nothing beyond what the other future does.
+    /// is `Send` and the lock `Send + Sync` (every lock but embassy's `NoopRawMutex`), and
+    /// allocates nothing beyond what the other future does.
     ///
     /// # Pinning
     ///
@@ -172,7 +173,8 @@ pin_project! {
     /// # Where it may be polled from
     ///
     /// Any async task whose runtime drives the sleep (see
-    /// [`wait_timeout`](crate::Completion::wait_timeout)). It is `Send` when the sleep is.
+    /// [`wait_timeout`](crate::Completion::wait_timeout)). It is `Send` when the sleep is
+    /// `Send` and the lock `Send + Sync` (every lock but embassy's `NoopRawMutex`).
     ///
     /// # Pinning
     ///

@@ -766,3 +766,43 @@ unsafe fn set_next(node: NonNull<Node>, to: NonNull<Node>) {
 fn broken(what: &'static str) -> ! {
     panic!("async-completion: {}", what)
 }
+
+// The auto traits of the public types that hold a queue, spelled out, so that rustdoc
+// shows them with their real conditions on public types only (its synthesized bounds can
+// name the private `Queue` and `Waiter`). Each impl claims exactly what the type's fields
+// give under that condition, which `_fields_give_it` below checks: no impl here makes a
+// type `Send` or `Sync` that the compiler would not have made so on its own.
+//
+// SAFETY: a `Completion<L>` is its `Queue<L>`, which is `Send` when `L` is (above).
+unsafe impl<L: Lock + Send> Send for crate::Completion<L> {}
+// SAFETY: a `Completion<L>` is its `Queue<L>`, which is `Sync` when `L` is `Send + Sync`.
+unsafe impl<L: Lock + Send + Sync> Sync for crate::Completion<L> {}
+// SAFETY: a `Wait` is a `Waiter<&Queue<L>>`: a shared reference to the queue (`Send` and
+// `Sync` when the queue is `Sync`, i.e. `L: Send + Sync`) and a `Node` (always both).
+unsafe impl<L: Lock + Send + Sync> Send for crate::Wait<'_, L> {}
+// SAFETY: as for `Send`, just above.
+unsafe impl<L: Lock + Send + Sync> Sync for crate::Wait<'_, L> {}
+// SAFETY: an `OwnedWait` is a `Waiter<Arc<Completion<L>>>`: an `Arc` (`Send` and `Sync`
+// when the completion is `Send + Sync`, i.e. `L: Send + Sync`) and a `Node` (always both).
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+unsafe impl<L: Lock + Send + Sync> Send for crate::OwnedWait<L> {}
+// SAFETY: as for `Send`, just above.
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+unsafe impl<L: Lock + Send + Sync> Sync for crate::OwnedWait<L> {}
+
+/// The check behind the impls above: under each impl's condition, the fields have the
+/// trait. (Never called; it only has to type-check.)
+#[allow(dead_code)]
+fn _fields_give_it<'a, S: Lock + Send, L: Lock + Send + Sync + 'a>() {
+    fn send<T: Send>() {}
+    fn sync<T: Sync>() {}
+    send::<Queue<S>>();
+    sync::<Queue<L>>();
+    send::<Waiter<&'a Queue<L>>>();
+    sync::<Waiter<&'a Queue<L>>>();
+    #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+    {
+        send::<Waiter<alloc::sync::Arc<crate::Completion<L>>>>();
+        sync::<Waiter<alloc::sync::Arc<crate::Completion<L>>>>();
+    }
+}

@@ -301,7 +301,7 @@ impl<'c, L: Lock> Scene<'c, L> {
             self.posted += 1;
             n -= 1;
         }
-        let banked = self.count.saturating_add(n).min(Completion::MAX_COUNT);
+        let banked = self.count.saturating_add(n).min(<Completion>::MAX_COUNT);
         self.posted += u64::from(banked - self.count);
         self.count = banked;
     }
@@ -613,7 +613,7 @@ impl<'c, L: Lock> Scene<'c, L> {
             St::Handed if self.all => self.discarded += 1,
             St::Handed => match self.queue.pop_front() {
                 Some(j) => self.hand(j),
-                None => self.count = self.count.saturating_add(1).min(Completion::MAX_COUNT),
+                None => self.count = self.count.saturating_add(1).min(<Completion>::MAX_COUNT),
             },
             _ => {}
         }

@@ -896,7 +896,7 @@ fn visible_after(
 #[test]
 fn writes_before_a_saturated_complete_are_visible_after_try_wait() {
     visible_after(
-        |c| c.complete_n(Completion::MAX_COUNT),
+        |c| c.complete_n(<Completion>::MAX_COUNT),
         |c| c.complete(),
         |c| c.try_wait(),
     );
@@ -905,7 +905,7 @@ fn writes_before_a_saturated_complete_are_visible_after_try_wait() {
 #[test]
 fn writes_before_a_saturated_complete_n_are_visible_after_try_wait() {
     visible_after(
-        |c| c.complete_n(Completion::MAX_COUNT),
+        |c| c.complete_n(<Completion>::MAX_COUNT),
         |c| c.complete_n(2),
         |c| c.try_wait(),
     );

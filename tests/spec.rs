@@ -314,12 +314,12 @@ fn counted_completes_release_exactly_that_many_waits() {
 
 #[test]
 fn count_saturates_at_max_count_and_never_becomes_complete_all() {
-    assert_eq!(Completion::MAX_COUNT, u32::MAX - 2);
-    const _: () = assert!(Completion::MAX_COUNT >= (1 << 31) - 1);
-    let saturated = state(Completion::MAX_COUNT, false, false);
+    assert_eq!(<Completion>::MAX_COUNT, u32::MAX - 2);
+    const _: () = assert!(<Completion>::MAX_COUNT >= (1 << 31) - 1);
+    let saturated = state(<Completion>::MAX_COUNT, false, false);
 
     let c = Completion::new();
-    c.complete_n(Completion::MAX_COUNT);
+    c.complete_n(<Completion>::MAX_COUNT);
     assert_eq!(debug(&c), saturated);
     c.complete();
     assert_eq!(debug(&c), saturated);
@@ -334,11 +334,11 @@ fn count_saturates_at_max_count_and_never_becomes_complete_all() {
 
     // Still an ordinary count: each take consumes one.
     assert!(c.try_wait());
-    assert_eq!(debug(&c), state(Completion::MAX_COUNT - 1, false, false));
+    assert_eq!(debug(&c), state(<Completion>::MAX_COUNT - 1, false, false));
     let (_, waker) = counting_waker();
     let mut w = pin!(c.wait());
     assert!(poll_once(w.as_mut(), &waker).is_ready());
-    assert_eq!(debug(&c), state(Completion::MAX_COUNT - 2, false, false));
+    assert_eq!(debug(&c), state(<Completion>::MAX_COUNT - 2, false, false));
     c.complete();
     c.complete();
     c.complete();

@@ -97,7 +97,7 @@ pub fn decode(bytes: &[u8]) -> Vec<Op> {
             15..=17 => Op::Drop { slot },
             18..=21 => Op::Complete,
             22..=23 => Op::CompleteN(match arg % 8 {
-                6 => Completion::MAX_COUNT,
+                6 => <Completion>::MAX_COUNT,
                 7 => u32::MAX,
                 n => n as u32, // 0..=5
             }),
@@ -124,7 +124,7 @@ pub fn encode(ops: &[Op]) -> Vec<u8> {
             Op::CompleteN(n) => (
                 22,
                 match n {
-                    Completion::MAX_COUNT => 6,
+                    <Completion>::MAX_COUNT => 6,
                     u32::MAX => 7,
                     n => n as usize,
                 },
@@ -208,7 +208,7 @@ impl Model {
         }
         match self.queue.pop_front() {
             Some(slot) => self.hand(slot),
-            None => self.count = self.count.saturating_add(1).min(Completion::MAX_COUNT),
+            None => self.count = self.count.saturating_add(1).min(<Completion>::MAX_COUNT),
         }
     }
 
@@ -238,7 +238,7 @@ impl Model {
             self.hand(slot);
             n -= 1;
         }
-        self.count = self.count.saturating_add(n).min(Completion::MAX_COUNT);
+        self.count = self.count.saturating_add(n).min(<Completion>::MAX_COUNT);
     }
 
     fn complete_all(&mut self) {
@@ -689,7 +689,7 @@ pub fn check_with_coverage(
         let op = model.resolve(op);
         note(cov, &model, op);
         let want = model.apply(op);
-        cov.saturated |= model.count == Completion::MAX_COUNT;
+        cov.saturated |= model.count == <Completion>::MAX_COUNT;
         let got = match catch_unwind(AssertUnwindSafe(|| real.apply(op))) {
             Ok(got) => got,
             Err(payload) => {
