@@ -500,3 +500,693 @@ cells!(flag_owned_first_poll, 4;
     flag_owned_first_poll_then_complete_all => CompleteAll,
     flag_owned_first_poll_then_complete_all_reinit => AllThenReinit,
 );
+
+// ---------------------------------------------------------------------------------------
+// Row 2: `wait_or` (a `select!`) whose other branch wins while a completion arrives.
+//
+// The other future is a `Flag` set from another thread (a loom-visible flag and its
+// waker); the completer runs the operation on a third thread. `Ok` consumed a completion;
+// `Err` means the other branch won, and a completion handed to the losing wait was passed
+// on (here: banked).
+
+fn wait_or_other_wins(op: Op, bound: usize) {
+    model(bound, move || {
+        let c = StdArc::new(Completion::new());
+        let other = Flag::new();
+        let data = Data::new();
+        let completer = spawn({
+            let (c, data) = (c.clone(), data.clone());
+            move || {
+                data.write(1);
+                op.run(&c);
+            }
+        });
+        let setter = spawn({
+            let other = other.clone();
+            move || other.set()
+        });
+        let result = block_on(c.wait_or(FlagSet(other.clone())));
+        if result.is_ok() {
+            // Released or handed by the call: what it wrote before is visible.
+            assert_eq!(data.read(), 1);
+        }
+        completer.join().unwrap();
+        setter.join().unwrap();
+        op.check_left(&c, usize::from(result.is_ok()));
+        other.clear();
+    });
+}
+
+cells!(wait_or_other_wins, 3;
+    wait_or_other_wins_vs_complete => Complete,
+    wait_or_other_wins_vs_complete_n2 => CompleteN2,
+    wait_or_other_wins_vs_complete_all => CompleteAll,
+    wait_or_other_wins_vs_complete_waiters => CompleteWaiters,
+    wait_or_other_wins_vs_complete_all_reinit => AllThenReinit,
+);
+
+/// The same with a second waiter `b` queued behind the `wait_or` (which is queued first,
+/// by a poll by hand): a completion handed to the losing `wait_or` reaches `b`, never the
+/// bank while `b` waits; `b` is woken exactly once.
+fn wait_or_loses_passes_on(op: Op, bound: usize) {
+    model(bound, move || {
+        let c = StdArc::new(Completion::new());
+        let other = Flag::new();
+        let (_, waker) = counting_waker();
+        let (counter_b, waker_b) = counting_waker();
+        let mut wait_or = Box::pin(c.wait_or(FlagSet(other.clone())));
+        assert!(poll(wait_or.as_mut(), &waker).is_pending());
+        let mut b = queued_owned(&c, &waker_b);
+        let completer = spawn({
+            let c = c.clone();
+            move || op.run(&c)
+        });
+        let setter = spawn({
+            let other = other.clone();
+            move || other.set()
+        });
+        let result = block_on(wait_or.as_mut());
+        completer.join().unwrap();
+        setter.join().unwrap();
+        let b_ready = poll(b.as_mut(), &waker_b).is_ready();
+        match op {
+            // One completion, two waiters: the winner of the race for it is whoever is
+            // served first; if the `wait_or` lost its branch, `b` has it.
+            Complete => {
+                assert_eq!(b_ready, result.is_err());
+                assert_eq!(counter_b.wakes(), usize::from(b_ready));
+            }
+            // Two: `b` gets one in any case.
+            _ => {
+                assert!(b_ready);
+                assert_eq!(counter_b.wakes(), 1);
+            }
+        }
+        let consumed = usize::from(result.is_ok()) + usize::from(b_ready);
+        op.check_left(&c, consumed);
+        drop((wait_or, b));
+        no_leak(counter_b, waker_b);
+        other.clear();
+    });
+}
+
+cells!(wait_or_loses_passes_on, 3;
+    wait_or_loses_passes_on_vs_complete => Complete,
+    wait_or_loses_passes_on_vs_complete_n2 => CompleteN2,
+    wait_or_loses_passes_on_vs_complete_all => CompleteAll,
+    wait_or_loses_passes_on_vs_complete_waiters => CompleteWaiters,
+);
+
+// ---------------------------------------------------------------------------------------
+// Row 3: a queued wait dropped while it is being handed a completion (or released).
+//
+// `a` (queued by a poll, or by `enable()` without a waker) is dropped on the main thread
+// while the operation runs; `b`, queued behind it, is never re-polled until the end: it
+// must be served exactly once (directly, or by `a` passing its completion on), whatever
+// the interleaving, and what `a` held must be passed on or banked, never lost or doubled.
+
+fn drop_while_handed_with(op: Op, bound: usize, enabled: bool) {
+    model(bound, move || {
+        let c = StdArc::new(Completion::new());
+        let (counter_a, waker_a) = counting_waker();
+        let (counter_b, waker_b) = counting_waker();
+        let a = match enabled {
+            true => enabled_owned(&c),
+            false => queued_owned(&c, &waker_a),
+        };
+        let mut b = queued_owned(&c, &waker_b);
+        let completer = spawn({
+            let c = c.clone();
+            move || op.run(&c)
+        });
+        drop(a);
+        completer.join().unwrap();
+        // `b` was queued throughout: every operation serves it, and wakes it once.
+        assert_eq!(counter_b.wakes(), 1);
+        assert!(poll(b.as_mut(), &waker_b).is_ready());
+        // `a` was woken iff it was handed (or released) before it left; never if enabled.
+        assert!(counter_a.wakes() <= usize::from(!enabled));
+        op.check_left(&c, 1);
+        drop(b);
+        no_leak(counter_a, waker_a);
+        no_leak(counter_b, waker_b);
+    });
+}
+
+fn drop_while_handed(op: Op, bound: usize) {
+    drop_while_handed_with(op, bound, false);
+}
+
+fn drop_enabled_while_handed(op: Op, bound: usize) {
+    drop_while_handed_with(op, bound, true);
+}
+
+cells!(drop_while_handed, 4;
+    drop_while_handed_vs_complete => Complete,
+    drop_while_handed_vs_complete_n2 => CompleteN2,
+    drop_while_handed_vs_complete_all => CompleteAll,
+    drop_while_handed_vs_complete_waiters => CompleteWaiters,
+    drop_while_handed_vs_complete_all_reinit => AllThenReinit,
+);
+
+cells!(drop_enabled_while_handed, 4;
+    drop_enabled_while_handed_vs_complete => Complete,
+    drop_enabled_while_handed_vs_complete_n2 => CompleteN2,
+    drop_enabled_while_handed_vs_complete_all => CompleteAll,
+    drop_enabled_while_handed_vs_complete_waiters => CompleteWaiters,
+    drop_enabled_while_handed_vs_complete_all_reinit => AllThenReinit,
+);
+
+/// `reinit()` racing a `complete()` whose completion `a`, being dropped, passes on: `b` is
+/// queued throughout, so nothing is ever banked for `reinit` to clear; `b` gets it.
+#[test]
+fn drop_while_handed_vs_reinit_racing_complete() {
+    model(3, || {
+        let c = StdArc::new(Completion::new());
+        let (counter_a, waker_a) = counting_waker();
+        let (counter_b, waker_b) = counting_waker();
+        let a = queued_owned(&c, &waker_a);
+        let mut b = queued_owned(&c, &waker_b);
+        let completer = spawn({
+            let c = c.clone();
+            move || c.complete()
+        });
+        let reinit = spawn({
+            let c = c.clone();
+            move || c.reinit()
+        });
+        drop(a);
+        completer.join().unwrap();
+        reinit.join().unwrap();
+        assert_eq!(counter_b.wakes(), 1);
+        assert!(poll(b.as_mut(), &waker_b).is_ready());
+        assert!(counter_a.wakes() <= 1);
+        assert!(!c.try_wait(), "one completion consumed twice");
+        drop(b);
+        no_leak(counter_a, waker_a);
+        no_leak(counter_b, waker_b);
+    });
+}
+
+/// An existing wait never polled, dropped while the operation runs: it holds nothing, so
+/// it passes nothing on (a pulse or `complete_all` that reached it leaves nothing behind;
+/// a `complete()` stays banked).
+fn drop_unpolled(op: Op, bound: usize) {
+    model(bound, move || {
+        let c = StdArc::new(Completion::new());
+        let w = c.clone().wait_owned();
+        let completer = spawn({
+            let c = c.clone();
+            move || op.run(&c)
+        });
+        drop(w);
+        completer.join().unwrap();
+        op.check_left(&c, 0);
+    });
+}
+
+cells!(drop_unpolled, 4;
+    drop_unpolled_vs_complete => Complete,
+    drop_unpolled_vs_complete_n2 => CompleteN2,
+    drop_unpolled_vs_complete_all => CompleteAll,
+    drop_unpolled_vs_complete_waiters => CompleteWaiters,
+    drop_unpolled_vs_complete_all_reinit => AllThenReinit,
+);
+
+// ---------------------------------------------------------------------------------------
+// Row 4: a timed wait whose timer fires as a completion arrives.
+//
+// The timer is hand-driven: its sleep is a `Flag` set by a third thread. `Ok` consumed a
+// completion (the kernel's tie rule: one handed, banked or `complete_all` wins when the
+// wait sees its timer fire); `Err(TimedOut)` leaves the completion banked (or, with a
+// waiter behind, handed to it).
+
+fn timed_wait_fires(op: Op, bound: usize) {
+    model(bound, move || {
+        let c = StdArc::new(Completion::new());
+        let timer = Flag::new();
+        let data = Data::new();
+        let completer = spawn({
+            let (c, data) = (c.clone(), data.clone());
+            move || {
+                data.write(1);
+                op.run(&c);
+            }
+        });
+        let firer = spawn({
+            let timer = timer.clone();
+            move || timer.set()
+        });
+        let sleep = timer.clone();
+        let result = block_on(c.wait_timeout(
+            move |_: Duration| FlagSet(sleep.clone()),
+            Duration::from_secs(1),
+        ));
+        if result.is_ok() {
+            assert_eq!(data.read(), 1);
+        }
+        completer.join().unwrap();
+        firer.join().unwrap();
+        op.check_left(&c, usize::from(result.is_ok()));
+        timer.clear();
+    });
+}
+
+cells!(timed_wait_fires, 3;
+    timed_wait_fires_vs_complete => Complete,
+    timed_wait_fires_vs_complete_n2 => CompleteN2,
+    timed_wait_fires_vs_complete_all => CompleteAll,
+    timed_wait_fires_vs_complete_waiters => CompleteWaiters,
+    timed_wait_fires_vs_complete_all_reinit => AllThenReinit,
+);
+
+/// A queued timed wait times out while `complete()` runs, a waiter `b` queued behind it:
+/// `Ok` and `b` still waiting, or `Err(TimedOut)` and `b` served (woken once); nothing
+/// banked.
+#[test]
+fn timed_wait_fires_passes_on_vs_complete() {
+    model(3, || {
+        let c = StdArc::new(Completion::new());
+        let timer = Flag::new();
+        let (_, waker) = counting_waker();
+        let (counter_b, waker_b) = counting_waker();
+        let sleep = timer.clone();
+        let mut timed = Box::pin(c.wait_timeout(
+            move |_: Duration| FlagSet(sleep.clone()),
+            Duration::from_secs(1),
+        ));
+        assert!(poll(timed.as_mut(), &waker).is_pending());
+        let mut b = queued_owned(&c, &waker_b);
+        let completer = spawn({
+            let c = c.clone();
+            move || c.complete()
+        });
+        let firer = spawn({
+            let timer = timer.clone();
+            move || timer.set()
+        });
+        let result = block_on(timed.as_mut());
+        completer.join().unwrap();
+        firer.join().unwrap();
+        let b_ready = poll(b.as_mut(), &waker_b).is_ready();
+        assert_eq!(b_ready, result.is_err(), "lost or duplicated");
+        assert_eq!(counter_b.wakes(), usize::from(b_ready));
+        assert!(!c.try_wait());
+        drop((timed, b));
+        no_leak(counter_b, waker_b);
+        timer.clear();
+    });
+}
+
+// ---------------------------------------------------------------------------------------
+// Row 5: a same-waker re-poll of a queued wait (the lock-free re-poll) racing the call.
+//
+// For the releases, two waiters are queued ahead of `w`, so the drain takes two batches
+// (2 under loom) and `w` is in the second: its re-poll may run between the batches.
+
+fn same_waker_repoll(op: Op, bound: usize) {
+    model(bound, move || {
+        let c = StdArc::new(Completion::new());
+        let (others, other_waker) = counting_waker();
+        let mut ahead: Vec<_> = (0..if op.releases() { 2 } else { 0 })
+            .map(|_| queued_owned(&c, &other_waker))
+            .collect();
+        let (count, waker) = counting_waker();
+        let mut w = queued_owned(&c, &waker);
+        let data = Data::new();
+        let completer = spawn({
+            let (c, data) = (c.clone(), data.clone());
+            move || {
+                data.write(1);
+                op.run(&c);
+            }
+        });
+        let repoll = poll(w.as_mut(), &waker);
+        if repoll.is_ready() {
+            assert_eq!(data.read(), 1);
+            // A release is atomic to polls (Fix 4): the waits ahead of `w` were released
+            // by the same call, drained yet or not.
+            for a in &mut ahead {
+                assert!(poll(a.as_mut(), &other_waker).is_ready(), "half a release");
+            }
+        }
+        completer.join().unwrap();
+        // A `Pending` re-poll is woken exactly once; a `Ready` one at most once (if the
+        // hand-off or the drain reached it before the re-poll looked).
+        match repoll.is_pending() {
+            true => assert_eq!(count.wakes(), 1, "a pending re-poll must be woken"),
+            false => assert!(count.wakes() <= 1),
+        }
+        assert!(poll(w.as_mut(), &waker).is_ready());
+        for a in &mut ahead {
+            assert!(poll(a.as_mut(), &other_waker).is_ready());
+        }
+        // The waits ahead, never re-polled before the call returned unless `w` was
+        // `Ready`, were each woken once by the drain.
+        match repoll.is_pending() {
+            true => assert_eq!(others.wakes(), ahead.len()),
+            false => assert!(others.wakes() <= ahead.len()),
+        }
+        op.check_left(&c, 1);
+        drop((ahead, w));
+        no_leak(count, waker);
+        no_leak(others, other_waker);
+    });
+}
+
+cells!(same_waker_repoll, 3;
+    same_waker_repoll_vs_complete => Complete,
+    same_waker_repoll_vs_complete_n2 => CompleteN2,
+    same_waker_repoll_vs_complete_all => CompleteAll,
+    same_waker_repoll_vs_complete_waiters => CompleteWaiters,
+    same_waker_repoll_vs_complete_all_reinit => AllThenReinit,
+);
+
+/// A same-waker re-poll racing `complete()` and a `reinit()`: `reinit` never takes what
+/// is handed to a queued wait.
+#[test]
+fn same_waker_repoll_vs_reinit_racing_complete() {
+    model(3, || {
+        let c = StdArc::new(Completion::new());
+        let (count, waker) = counting_waker();
+        let mut w = queued_owned(&c, &waker);
+        let completer = spawn({
+            let c = c.clone();
+            move || c.complete()
+        });
+        let reinit = spawn({
+            let c = c.clone();
+            move || c.reinit()
+        });
+        let repoll = poll(w.as_mut(), &waker);
+        completer.join().unwrap();
+        reinit.join().unwrap();
+        assert_eq!(count.wakes(), 1);
+        if repoll.is_pending() {
+            assert!(poll(w.as_mut(), &waker).is_ready());
+        }
+        assert!(!c.try_wait());
+        drop(w);
+        no_leak(count, waker);
+    });
+}
+
+// ---------------------------------------------------------------------------------------
+// Row 6: an existing wait, created before the call and not yet polled, polled (blocked
+// on) while the call runs. It must finish for every operation: a pulse reaches a wait
+// that exists, polled or not (tokio's rule, Fix 5). A wait created after the call
+// returned is not reached by a release (it waits for the next one), except after a
+// `complete_all` still in force.
+
+fn unpolled_existing(op: Op, bound: usize) {
+    model(bound, move || {
+        let c = StdArc::new(Completion::new());
+        let w = c.clone().wait_owned();
+        let data = Data::new();
+        let completer = spawn({
+            let (c, data) = (c.clone(), data.clone());
+            move || {
+                data.write(1);
+                op.run(&c);
+            }
+        });
+        block_on(w);
+        assert_eq!(data.read(), 1);
+        completer.join().unwrap();
+        if op.releases() {
+            let (_, waker) = counting_waker();
+            let later = poll(pin!(c.wait()), &waker);
+            assert_eq!(later.is_ready(), op == CompleteAll, "a release reached a later wait");
+        }
+        op.check_left(&c, 1);
+    });
+}
+
+cells!(unpolled_existing, 4;
+    unpolled_existing_vs_complete => Complete,
+    unpolled_existing_vs_complete_n2 => CompleteN2,
+    unpolled_existing_vs_complete_all => CompleteAll,
+    unpolled_existing_vs_complete_waiters => CompleteWaiters,
+    unpolled_existing_vs_complete_all_reinit => AllThenReinit,
+);
+
+// ---------------------------------------------------------------------------------------
+// Fix 4: a release is atomic to polls. Ports of tokio's loom models of `Notify`
+// (`notify_waiters_poll_consistency`, `_many`, `notify_waiters_is_atomic`), with
+// `complete_waiters()` for `notify_waiters()` and, separately, `complete_all()`.
+
+/// The release under test: `complete_all` when `all`, else the pulse.
+fn release(c: &Completion, all: bool) {
+    match all {
+        true => c.complete_all(),
+        false => c.complete_waiters(),
+    }
+}
+
+/// Two waits, each polled once before the call or not (`polled`); the call runs on another
+/// thread while the main thread polls wait 0 then wait 1: if wait 0 is `Ready` (released),
+/// wait 1 is too. Then both are `Ready`, and each wait that was queued and polled
+/// `Pending` was woken exactly once.
+fn poll_consistency(polled: [bool; 2], all: bool) {
+    model(4, move || {
+        let c = StdArc::new(Completion::new());
+        let wakers = [counting_waker(), counting_waker()];
+        let mut waits = [
+            Box::pin(c.clone().wait_owned()),
+            Box::pin(c.clone().wait_owned()),
+        ];
+        for i in 0..2 {
+            if polled[i] {
+                assert!(poll(waits[i].as_mut(), &wakers[i].1).is_pending());
+            }
+        }
+        let releaser = spawn({
+            let c = c.clone();
+            move || release(&c, all)
+        });
+        let res0 = poll(waits[0].as_mut(), &wakers[0].1);
+        let res1 = poll(waits[1].as_mut(), &wakers[1].1);
+        assert!(res0.is_pending() || res1.is_ready(), "half a release");
+        releaser.join().unwrap();
+        for (i, res) in [res0, res1].into_iter().enumerate() {
+            let wakes = wakers[i].0.wakes();
+            match res.is_pending() {
+                true => assert_eq!(wakes, 1, "wait {i} queued and never woken"),
+                false if polled[i] => assert!(wakes <= 1),
+                false => assert_eq!(wakes, 0, "wait {i} never queued, yet woken"),
+            }
+            assert!(poll(waits[i].as_mut(), &wakers[i].1).is_ready());
+        }
+        drop(waits);
+        for (counter, waker) in wakers {
+            no_leak(counter, waker);
+        }
+    });
+}
+
+#[test]
+fn poll_consistency_pulse_unpolled_unpolled() {
+    poll_consistency([false, false], false);
+}
+#[test]
+fn poll_consistency_pulse_polled_unpolled() {
+    poll_consistency([true, false], false);
+}
+#[test]
+fn poll_consistency_pulse_unpolled_polled() {
+    poll_consistency([false, true], false);
+}
+#[test]
+fn poll_consistency_pulse_polled_polled() {
+    poll_consistency([true, true], false);
+}
+#[test]
+fn poll_consistency_all_unpolled_unpolled() {
+    poll_consistency([false, false], true);
+}
+#[test]
+fn poll_consistency_all_polled_unpolled() {
+    poll_consistency([true, false], true);
+}
+#[test]
+fn poll_consistency_all_unpolled_polled() {
+    poll_consistency([false, true], true);
+}
+#[test]
+fn poll_consistency_all_polled_polled() {
+    poll_consistency([true, true], true);
+}
+
+/// tokio's `_many`: three queued waits, so that waits 0 and 1 are in different batches
+/// (batches of 2 under loom, where tokio uses its wake list's 32 + 1): `order[0]` is
+/// queued first, then wait 2, then `order[1]`. The main thread polls wait 0 then wait 1.
+fn poll_consistency_many(order: [usize; 2], all: bool) {
+    model(3, move || {
+        let c = StdArc::new(Completion::new());
+        let (_, waker) = counting_waker();
+        let mut waits: Vec<_> = (0..3).map(|_| Box::pin(c.clone().wait_owned())).collect();
+        for i in [order[0], 2, order[1]] {
+            assert!(poll(waits[i].as_mut(), &waker).is_pending());
+        }
+        let releaser = spawn({
+            let c = c.clone();
+            move || release(&c, all)
+        });
+        let res0 = poll(waits[0].as_mut(), &waker);
+        let res1 = poll(waits[1].as_mut(), &waker);
+        assert!(res0.is_pending() || res1.is_ready(), "half a release");
+        releaser.join().unwrap();
+    });
+}
+
+#[test]
+fn poll_consistency_many_pulse_0_1() {
+    poll_consistency_many([0, 1], false);
+}
+#[test]
+fn poll_consistency_many_pulse_1_0() {
+    poll_consistency_many([1, 0], false);
+}
+#[test]
+fn poll_consistency_many_all_0_1() {
+    poll_consistency_many([0, 1], true);
+}
+#[test]
+fn poll_consistency_many_all_1_0() {
+    poll_consistency_many([1, 0], true);
+}
+
+/// Four waits (three queued in two batches, the third never polled), all polled in turn
+/// while the call runs: once one is `Ready`, every wait polled after it is `Ready`.
+fn poll_consistency_monotonic(all: bool) {
+    model(3, move || {
+        let c = StdArc::new(Completion::new());
+        let (_, waker) = counting_waker();
+        let mut waits: Vec<_> = (0..4).map(|_| Box::pin(c.clone().wait_owned())).collect();
+        for i in [0, 1, 3] {
+            assert!(poll(waits[i].as_mut(), &waker).is_pending());
+        }
+        let releaser = spawn({
+            let c = c.clone();
+            move || release(&c, all)
+        });
+        let mut seen_ready = false;
+        for (i, w) in waits.iter_mut().enumerate() {
+            let ready = poll(w.as_mut(), &waker).is_ready();
+            assert!(ready || !seen_ready, "wait {i} Pending after an earlier one was Ready");
+            seen_ready |= ready;
+        }
+        releaser.join().unwrap();
+    });
+}
+
+#[test]
+fn poll_consistency_monotonic_pulse() {
+    poll_consistency_monotonic(false);
+}
+#[test]
+fn poll_consistency_monotonic_all() {
+    poll_consistency_monotonic(true);
+}
+
+/// `is_done()` (or a `true` `try_wait()`) after `complete_all()` implies that a wait
+/// queued before it polls `Ready`, even one in the drain's last batch (two waits ahead).
+fn done_implies_ready(observe: fn(&Completion) -> bool) {
+    model(3, move || {
+        let c = StdArc::new(Completion::new());
+        let (_, waker) = counting_waker();
+        let ahead = [queued_owned(&c, &waker), queued_owned(&c, &waker)];
+        let mut w = queued_owned(&c, &waker);
+        let releaser = spawn({
+            let c = c.clone();
+            move || c.complete_all()
+        });
+        if observe(&c) {
+            assert!(poll(w.as_mut(), &waker).is_ready(), "done, yet a released wait Pending");
+        }
+        releaser.join().unwrap();
+        drop(ahead);
+    });
+}
+
+#[test]
+fn is_done_after_complete_all_implies_ready() {
+    done_implies_ready(|c| c.is_done());
+}
+#[test]
+fn try_wait_after_complete_all_implies_ready() {
+    done_implies_ready(|c| c.try_wait());
+}
+
+/// tokio's `notify_waiters_is_atomic`: once one wait released by a pulse returned, every
+/// wait of that pulse counts as released, so a `complete()` made after it goes to a wait
+/// that queues afterwards, never to an old wait the drain has not reached yet.
+fn pulse_is_atomic(tested: usize) {
+    model(3, move || {
+        let c = StdArc::new(Completion::new());
+        let (_, waker) = counting_waker();
+        let mut waits: Vec<_> = (0..3).map(|_| queued_owned(&c, &waker)).collect();
+        let pulser = spawn({
+            let c = c.clone();
+            move || c.complete_waiters()
+        });
+        block_on(waits.remove(tested));
+        let mut fresh = Box::pin(c.wait());
+        assert!(poll(fresh.as_mut(), &waker).is_pending());
+        c.complete();
+        assert!(
+            poll(fresh.as_mut(), &waker).is_ready(),
+            "an old released wait took the complete()"
+        );
+        pulser.join().unwrap();
+        for w in &mut waits {
+            assert!(poll(w.as_mut(), &waker).is_ready());
+        }
+        assert!(!c.try_wait());
+    });
+}
+
+#[test]
+fn pulse_is_atomic_first() {
+    pulse_is_atomic(0);
+}
+#[test]
+fn pulse_is_atomic_last() {
+    pulse_is_atomic(2);
+}
+
+/// tokio's `notify_waiters_sequential_notified_await` (Fix 5's other half): one pulse
+/// does not get through two waits created and awaited one after the other. The waiter
+/// thread queues a wait (and two more, so the drain takes two batches), signals, awaits
+/// it, then polls a second wait: `Pending`, still after the pulse returned.
+#[test]
+fn pulse_does_not_reach_a_wait_created_after_it() {
+    model(3, || {
+        let c = StdArc::new(Completion::new());
+        let queued = Flag::new();
+        let pulsed = Flag::new();
+        let waiter = spawn({
+            let (c, queued, pulsed) = (c.clone(), queued.clone(), pulsed.clone());
+            move || {
+                let (_, waker) = counting_waker();
+                let mut first = queued_owned(&c, &waker);
+                let _pile = [queued_owned(&c, &waker), queued_owned(&c, &waker)];
+                queued.set();
+                block_on(first.as_mut());
+                let mut second = Box::pin(c.wait());
+                assert!(poll(second.as_mut(), &waker).is_pending());
+                block_on(FlagSet(pulsed.clone()));
+                assert!(
+                    poll(second.as_mut(), &waker).is_pending(),
+                    "the pulse reached a wait created after the pulsed one returned"
+                );
+            }
+        });
+        block_on(FlagSet(queued.clone()));
+        c.complete_waiters();
+        pulsed.set();
+        waiter.join().unwrap();
+        queued.clear();
+        pulsed.clear();
+    });
+}
