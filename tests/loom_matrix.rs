@@ -55,6 +55,9 @@ thread_local! {
     static SPAWNED_FIRST: Cell<bool> = const { Cell::new(false) };
 }
 
+/// A bound that is no bound: every interleaving (for the models small enough).
+const EXHAUSTIVE: usize = usize::MAX;
+
 /// Runs `f` under every interleaving with at most `bound` preemptions (unless
 /// `LOOM_MAX_PREEMPTIONS` is set, which wins), twice: once as written and once with every
 /// [`spawn`]ed thread scheduled first.
@@ -68,7 +71,7 @@ thread_local! {
 /// explored, and how long it took.
 fn model(bound: usize, f: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
-    if builder.preemption_bound.is_none() {
+    if builder.preemption_bound.is_none() && bound != EXHAUSTIVE {
         builder.preemption_bound = Some(bound);
     }
     let name = std::thread::current()
@@ -641,7 +644,7 @@ fn drop_enabled_while_handed(op: Op, bound: usize) {
     drop_while_handed_with(op, bound, true);
 }
 
-cells!(drop_while_handed, 4;
+cells!(drop_while_handed, EXHAUSTIVE;
     drop_while_handed_vs_complete => Complete,
     drop_while_handed_vs_complete_n2 => CompleteN2,
     drop_while_handed_vs_complete_all => CompleteAll,
@@ -649,7 +652,7 @@ cells!(drop_while_handed, 4;
     drop_while_handed_vs_complete_all_reinit => AllThenReinit,
 );
 
-cells!(drop_enabled_while_handed, 4;
+cells!(drop_enabled_while_handed, EXHAUSTIVE;
     drop_enabled_while_handed_vs_complete => Complete,
     drop_enabled_while_handed_vs_complete_n2 => CompleteN2,
     drop_enabled_while_handed_vs_complete_all => CompleteAll,
@@ -661,7 +664,7 @@ cells!(drop_enabled_while_handed, 4;
 /// queued throughout, so nothing is ever banked for `reinit` to clear; `b` gets it.
 #[test]
 fn drop_while_handed_vs_reinit_racing_complete() {
-    model(3, || {
+    model(EXHAUSTIVE, || {
         let c = StdArc::new(Completion::new());
         let (counter_a, waker_a) = counting_waker();
         let (counter_b, waker_b) = counting_waker();
@@ -705,7 +708,7 @@ fn drop_unpolled(op: Op, bound: usize) {
     });
 }
 
-cells!(drop_unpolled, 4;
+cells!(drop_unpolled, EXHAUSTIVE;
     drop_unpolled_vs_complete => Complete,
     drop_unpolled_vs_complete_n2 => CompleteN2,
     drop_unpolled_vs_complete_all => CompleteAll,
@@ -854,7 +857,7 @@ fn same_waker_repoll(op: Op, bound: usize) {
     });
 }
 
-cells!(same_waker_repoll, 3;
+cells!(same_waker_repoll, EXHAUSTIVE;
     same_waker_repoll_vs_complete => Complete,
     same_waker_repoll_vs_complete_n2 => CompleteN2,
     same_waker_repoll_vs_complete_all => CompleteAll,
@@ -866,7 +869,7 @@ cells!(same_waker_repoll, 3;
 /// is handed to a queued wait.
 #[test]
 fn same_waker_repoll_vs_reinit_racing_complete() {
-    model(3, || {
+    model(EXHAUSTIVE, || {
         let c = StdArc::new(Completion::new());
         let (count, waker) = counting_waker();
         let mut w = queued_owned(&c, &waker);
@@ -922,7 +925,7 @@ fn unpolled_existing(op: Op, bound: usize) {
     });
 }
 
-cells!(unpolled_existing, 4;
+cells!(unpolled_existing, EXHAUSTIVE;
     unpolled_existing_vs_complete => Complete,
     unpolled_existing_vs_complete_n2 => CompleteN2,
     unpolled_existing_vs_complete_all => CompleteAll,
@@ -948,7 +951,7 @@ fn release(c: &Completion, all: bool) {
 /// wait 1 is too. Then both are `Ready`, and each wait that was queued and polled
 /// `Pending` was woken exactly once.
 fn poll_consistency(polled: [bool; 2], all: bool) {
-    model(4, move || {
+    model(EXHAUSTIVE, move || {
         let c = StdArc::new(Completion::new());
         let wakers = [counting_waker(), counting_waker()];
         let mut waits = [
@@ -1021,7 +1024,7 @@ fn poll_consistency_all_polled_polled() {
 /// (batches of 2 under loom, where tokio uses its wake list's 32 + 1): `order[0]` is
 /// queued first, then wait 2, then `order[1]`. The main thread polls wait 0 then wait 1.
 fn poll_consistency_many(order: [usize; 2], all: bool) {
-    model(3, move || {
+    model(EXHAUSTIVE, move || {
         let c = StdArc::new(Completion::new());
         let (_, waker) = counting_waker();
         let mut waits: Vec<_> = (0..3).map(|_| Box::pin(c.clone().wait_owned())).collect();
@@ -1059,7 +1062,7 @@ fn poll_consistency_many_all_1_0() {
 /// Four waits (three queued in two batches, the third never polled), all polled in turn
 /// while the call runs: once one is `Ready`, every wait polled after it is `Ready`.
 fn poll_consistency_monotonic(all: bool) {
-    model(3, move || {
+    model(EXHAUSTIVE, move || {
         let c = StdArc::new(Completion::new());
         let (_, waker) = counting_waker();
         let mut waits: Vec<_> = (0..4).map(|_| Box::pin(c.clone().wait_owned())).collect();
@@ -1092,7 +1095,7 @@ fn poll_consistency_monotonic_all() {
 /// `is_done()` (or a `true` `try_wait()`) after `complete_all()` implies that a wait
 /// queued before it polls `Ready`, even one in the drain's last batch (two waits ahead).
 fn done_implies_ready(observe: fn(&Completion) -> bool) {
-    model(3, move || {
+    model(EXHAUSTIVE, move || {
         let c = StdArc::new(Completion::new());
         let (_, waker) = counting_waker();
         let ahead = [queued_owned(&c, &waker), queued_owned(&c, &waker)];
@@ -1122,7 +1125,7 @@ fn try_wait_after_complete_all_implies_ready() {
 /// wait of that pulse counts as released, so a `complete()` made after it goes to a wait
 /// that queues afterwards, never to an old wait the drain has not reached yet.
 fn pulse_is_atomic(tested: usize) {
-    model(3, move || {
+    model(EXHAUSTIVE, move || {
         let c = StdArc::new(Completion::new());
         let (_, waker) = counting_waker();
         let mut waits: Vec<_> = (0..3).map(|_| queued_owned(&c, &waker)).collect();
