@@ -504,6 +504,52 @@ cells!(flag_owned_first_poll, 4;
     flag_owned_first_poll_then_complete_all_reinit => AllThenReinit,
 );
 
+/// The idiom against `complete()` racing a `reinit()` on a third thread. `reinit` may
+/// discard the completion before the waiter takes it, so the waiter may not get it, but
+/// then it sees the flag (its read of the state word reads `reinit`'s write, which
+/// continues the release sequence of the `complete()`, itself after the flag): it never
+/// waits for a completion that is gone. Nothing is consumed twice.
+fn register_then_check_vs_reinit(reg: Reg) {
+    model(3, move || {
+        let c = StdArc::new(Completion::new());
+        let flag = Arc::new(AtomicBool::new(false));
+        let notifier = spawn({
+            let (c, flag) = (c.clone(), flag.clone());
+            move || {
+                flag.store(true, Release);
+                c.complete();
+            }
+        });
+        let reinit = spawn({
+            let c = c.clone();
+            move || c.reinit()
+        });
+        let (counter, waker) = counting_waker();
+        let consumed = match reg {
+            Reg::Enable => enable_then_check(pin!(c.wait()), |w| w.enable(), &flag),
+            Reg::FirstPoll => poll_then_check(pin!(c.wait()), &waker, &flag, |()| true),
+            _ => unreachable!(),
+        };
+        notifier.join().unwrap();
+        reinit.join().unwrap();
+        assert!(
+            usize::from(consumed) + drain_count(&c, 2) <= 1,
+            "consumed twice"
+        );
+        no_leak(counter, waker);
+    });
+}
+
+#[test]
+fn flag_enable_vs_reinit_racing_complete() {
+    register_then_check_vs_reinit(Reg::Enable);
+}
+
+#[test]
+fn flag_first_poll_vs_reinit_racing_complete() {
+    register_then_check_vs_reinit(Reg::FirstPoll);
+}
+
 // ---------------------------------------------------------------------------------------
 // Row 2: `wait_or` (a `select!`) whose other branch wins while a completion arrives.
 //
@@ -598,6 +644,7 @@ cells!(wait_or_loses_passes_on, 3;
     wait_or_loses_passes_on_vs_complete_n2 => CompleteN2,
     wait_or_loses_passes_on_vs_complete_all => CompleteAll,
     wait_or_loses_passes_on_vs_complete_waiters => CompleteWaiters,
+    wait_or_loses_passes_on_vs_complete_all_reinit => AllThenReinit,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -919,7 +966,11 @@ fn unpolled_existing(op: Op, bound: usize) {
         if op.releases() {
             let (_, waker) = counting_waker();
             let later = poll(pin!(c.wait()), &waker);
-            assert_eq!(later.is_ready(), op == CompleteAll, "a release reached a later wait");
+            assert_eq!(
+                later.is_ready(),
+                op == CompleteAll,
+                "a release reached a later wait"
+            );
         }
         op.check_left(&c, 1);
     });
@@ -1076,7 +1127,10 @@ fn poll_consistency_monotonic(all: bool) {
         let mut seen_ready = false;
         for (i, w) in waits.iter_mut().enumerate() {
             let ready = poll(w.as_mut(), &waker).is_ready();
-            assert!(ready || !seen_ready, "wait {i} Pending after an earlier one was Ready");
+            assert!(
+                ready || !seen_ready,
+                "wait {i} Pending after an earlier one was Ready"
+            );
             seen_ready |= ready;
         }
         releaser.join().unwrap();
@@ -1105,7 +1159,10 @@ fn done_implies_ready(observe: fn(&Completion) -> bool) {
             move || c.complete_all()
         });
         if observe(&c) {
-            assert!(poll(w.as_mut(), &waker).is_ready(), "done, yet a released wait Pending");
+            assert!(
+                poll(w.as_mut(), &waker).is_ready(),
+                "done, yet a released wait Pending"
+            );
         }
         releaser.join().unwrap();
         drop(ahead);
