@@ -21,15 +21,7 @@ use std::time::Duration;
 use async_completion::{Completion, Wait};
 use futures::future::FusedFuture;
 
-use common::{block_on, counting_waker, hook_waker, poll_once, TestWaker};
-
-fn snapshot<L: async_completion::Lock>(c: &Completion<L>) -> String {
-    format!("{c:?}")
-}
-
-fn state(count: u32, completed_all: bool, waiters: bool) -> String {
-    format!("Completion {{ count: {count}, completed_all: {completed_all}, waiters: {waiters} }}")
-}
+use common::{block_on, counting_waker, hook_waker, poll_once, snapshot, state, TestWaker};
 
 /// `n` boxed waits on `c`, each polled once (queued, in order) with a counting waker.
 #[allow(clippy::type_complexity)]

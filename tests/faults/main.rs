@@ -25,7 +25,9 @@
 //! `complete_all`/`reinit` discard by design is accounted for), that the completion holds
 //! no waker clone any more, and that a fresh complete/wait round trip works.
 
+#[path = "../common/mod.rs"]
 mod common;
+mod harness;
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -36,11 +38,11 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use async_completion::{Completion, Lock, TimedOut};
-use common::faults::{
+use futures_core::FusedFuture;
+use harness::inject::{
     arm, armed_fault, catch, count, disarm, fired, in_phase, inject, quiet_injected_panics,
     Acquisition, GateCtl, Phase, Probe, ProbeBuilder, Site,
 };
-use futures_core::FusedFuture;
 
 // ---------------------------------------------------------------------------------------
 // Wait futures of every kind behind one trait.
@@ -947,7 +949,7 @@ fn run<L: Lock>(scenario: Scenario<L>, fail: Option<(Site, usize)>) -> Run {
     scenario(&mut s);
     let run = Run {
         counts: SITES.map(count),
-        lock_log: common::faults::lock_log(),
+        lock_log: harness::inject::lock_log(),
         fired: fired(),
     };
     disarm();
@@ -1058,7 +1060,7 @@ fn waker_faults_at_every_k_pulse() {
 #[cfg(feature = "embassy-sync")]
 mod lock_faults {
     use super::*;
-    use common::faults::{child_arg, run_child, FaultLock};
+    use harness::inject::{child_arg, run_child, FaultLock};
 
     fn every_fault(site: Site, scenario: Scenario<FaultLock>, aborts: Aborts) -> usize {
         every_fault_after(&run(scenario, None), site, scenario, aborts)
@@ -1336,7 +1338,7 @@ mod lock_faults {
     #[test]
     #[cfg_attr(miri, ignore)]
     fn issue_15_scenario_1_queued_wait_dropped_off_thread_aborts() {
-        use common::faults::ThreadModeLock;
+        use harness::inject::ThreadModeLock;
         const NAME: &str = "lock_faults::issue_15_scenario_1_queued_wait_dropped_off_thread_aborts";
         static C: Completion<ThreadModeLock> = Completion::with_lock();
         if child_arg().is_some() {
@@ -1780,7 +1782,7 @@ fn waker_drop_panics_at_ready() {
 #[cfg_attr(miri, ignore)] // spawns a process
 fn a_second_panicking_waker_aborts() {
     const NAME: &str = "a_second_panicking_waker_aborts";
-    if common::faults::child_arg().is_some() {
+    if harness::inject::child_arg().is_some() {
         let c = Completion::new();
         let probes: Vec<_> = (0..3)
             .map(|i| Probe::builder().panic_on_wake(usize::from(i < 2)).build())
@@ -1795,7 +1797,7 @@ fn a_second_panicking_waker_aborts() {
             probes.iter().map(|p| p.wakes()).collect::<Vec<_>>()
         );
     }
-    let end = common::faults::run_child(NAME, "1");
+    let end = harness::inject::run_child(NAME, "1");
     end.assert_aborted("a second waker panicking during the unwinding");
 }
 

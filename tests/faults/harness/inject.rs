@@ -13,6 +13,7 @@
 //!
 //! Every injected panic has an [`Injected`] payload, so tests can tell it from a panic of
 //! the crate itself, and [`quiet_injected_panics`] keeps them off stderr.
+#![allow(dead_code)]
 
 use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};

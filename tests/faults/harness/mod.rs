@@ -1,0 +1,2 @@
+//! The fault-injection harness.
+pub mod inject;
