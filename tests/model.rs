@@ -20,8 +20,8 @@ mod model_impl;
 use std::sync::atomic::Ordering;
 
 use model_impl::{
-    check, check_with_coverage, decode, encode, generate, shrink, Call, Coverage, Extras, Kind,
-    Op, Outcome, Polled, Res, Spec, St, PANICKING, STEPS,
+    check, check_with_coverage, decode, encode, generate, shrink, Call, Coverage, Extras, Kind, Op,
+    Outcome, Polled, Res, Spec, St, PANICKING, STEPS,
 };
 
 const DEFAULT_SEED: u64 = 0xC0FF_EE00_5EED_0000;
@@ -209,7 +209,10 @@ fn reference_model_follows_the_docs() {
     assert_eq!(s.m.st(0), Some(St::Handed));
     assert_eq!(s.m.st(1), Some(St::Queued { waker: Some(1) }));
     // Cancel safety: A dropped passes it on to B.
-    model_run(&mut s, &[(Drop { slot: 0 }, Outcome::Unit), (poll(1, 1), READY)]);
+    model_run(
+        &mut s,
+        &[(Drop { slot: 0 }, Outcome::Unit), (poll(1, 1), READY)],
+    );
     assert_eq!(s.m.wakes[1], 1);
     // complete_n(3): C served, two banked; saturation never turns into complete_all.
     model_run(
@@ -262,7 +265,13 @@ fn reference_model_follows_the_docs() {
         &mut s,
         &[
             (create(0), Outcome::Unit),
-            (Op::Enable { slot: 0 }, Outcome::Enabled { ready: false, flag: false }),
+            (
+                Op::Enable { slot: 0 },
+                Outcome::Enabled {
+                    ready: false,
+                    flag: false,
+                },
+            ),
             (create(1), Outcome::Unit),
             (CompleteAll, Outcome::Unit),
             (Reinit, Outcome::Unit),
@@ -285,11 +294,23 @@ fn reference_model_follows_the_docs() {
             (poll(0, 0), LOST),
             (timeout(1, false), Outcome::Unit),
             (poll(1, 0), PENDING),
-            (Fire { slot: 1, call: Some(Call::One) }, Outcome::Unit),
+            (
+                Fire {
+                    slot: 1,
+                    call: Some(Call::One),
+                },
+                Outcome::Unit,
+            ),
             (poll(1, 0), READY), // handed inside the sleep's poll: the tie is Ok
             (timeout(2, false), Outcome::Unit),
             (poll(2, 1), PENDING),
-            (Fire { slot: 2, call: None }, Outcome::Unit),
+            (
+                Fire {
+                    slot: 2,
+                    call: None,
+                },
+                Outcome::Unit,
+            ),
             (poll(2, 1), LOST),
             (poll(2, 1), LOST), // the same result again
         ],
@@ -299,11 +320,23 @@ fn reference_model_follows_the_docs() {
     model_run(
         &mut s,
         &[
-            (Create { slot: 0, kind: Kind::Or { ready: false } }, Outcome::Unit),
+            (
+                Create {
+                    slot: 0,
+                    kind: Kind::Or { ready: false },
+                },
+                Outcome::Unit,
+            ),
             (poll(0, 0), PENDING),
             (create(1), Outcome::Unit),
             (poll(1, 1), PENDING),
-            (Fire { slot: 0, call: Some(Call::One) }, Outcome::Unit),
+            (
+                Fire {
+                    slot: 0,
+                    call: Some(Call::One),
+                },
+                Outcome::Unit,
+            ),
             (poll(0, 0), LOST),
             (poll(1, 1), READY), // passed on to the next waiter
             (poll(0, 0), Outcome::Poll(Polled::AfterReady)),
@@ -375,18 +408,38 @@ fn implementation_follows_the_docs_examples() {
         ],
         // Races and guards.
         vec![
-            Create { slot: 0, kind: Kind::Or { ready: true } },
+            Create {
+                slot: 0,
+                kind: Kind::Or { ready: true },
+            },
             poll(0, 0),
-            Create { slot: 1, kind: Kind::RunUntilDone { ready: false } },
+            Create {
+                slot: 1,
+                kind: Kind::RunUntilDone { ready: false },
+            },
             poll(1, 1),
-            Create { slot: 2, kind: Kind::Deadline { past: false } },
+            Create {
+                slot: 2,
+                kind: Kind::Deadline { past: false },
+            },
             poll(2, 2),
-            Fire { slot: 2, call: None },
+            Fire {
+                slot: 2,
+                call: None,
+            },
             poll(2, 2),
-            Guard { slot: 0, all: false, owned: false },
+            Guard {
+                slot: 0,
+                all: false,
+                owned: false,
+            },
             DropGuard { slot: 0 },
             poll(1, 1),
-            Guard { slot: 1, all: true, owned: true },
+            Guard {
+                slot: 1,
+                all: true,
+                owned: true,
+            },
             Disarm { slot: 1 },
             Notify(Call::One),
             TryWait,
@@ -444,7 +497,13 @@ fn fuzz_input_encoding_round_trips() {
     // Every byte decodes to some operation, and every operation kind is reachable.
     let kinds: std::collections::BTreeSet<String> = (0..=255u8)
         .flat_map(|b| (0..=255u8).map(move |a| decode(&[b, a])[0]))
-        .map(|op| format!("{op:?}").split([' ', '(']).next().unwrap().to_owned())
+        .map(|op| {
+            format!("{op:?}")
+                .split([' ', '('])
+                .next()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
     assert_eq!(kinds.len(), 18, "{kinds:?}");
 }

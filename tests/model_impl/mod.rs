@@ -109,20 +109,35 @@ impl Kind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
     /// Put a new wait future in `slot` (dropping the one there first).
-    Create { slot: usize, kind: Kind },
+    Create {
+        slot: usize,
+        kind: Kind,
+    },
     /// Poll the future in `slot` (if any) with waker `waker` ([`PANICKING`] only as the
     /// resolution of a `PollPanicking`).
-    Poll { slot: usize, waker: usize },
+    Poll {
+        slot: usize,
+        waker: usize,
+    },
     /// Poll with the waker that panics when woken, unless that cannot be caught or would
     /// panic twice: see [`resolve`].
-    PollPanicking { slot: usize },
+    PollPanicking {
+        slot: usize,
+    },
     /// `enable()` the wait in `slot` (a `Wait`/`OwnedWait`), then read the user flag.
-    Enable { slot: usize },
+    Enable {
+        slot: usize,
+    },
     /// Drop the future in `slot` (if any).
-    Drop { slot: usize },
+    Drop {
+        slot: usize,
+    },
     /// The other future / the sleep of `slot` is ready from its next poll, which first
     /// makes `call` (if any): a timer firing, a tie.
-    Fire { slot: usize, call: Option<Call> },
+    Fire {
+        slot: usize,
+        call: Option<Call>,
+    },
     Complete,
     CompleteN(u32),
     CompleteAll,
@@ -136,11 +151,19 @@ pub enum Op {
     IsDone,
     /// A new guard in `slot` (dropping the one there first): `complete_all_on_drop` if
     /// `all`, else `complete_on_drop`; the `_owned` form if `owned`.
-    Guard { slot: usize, all: bool, owned: bool },
+    Guard {
+        slot: usize,
+        all: bool,
+        owned: bool,
+    },
     /// Drop the guard in `slot`: it completes.
-    DropGuard { slot: usize },
+    DropGuard {
+        slot: usize,
+    },
     /// Disarm the guard in `slot`: nothing.
-    Disarm { slot: usize },
+    Disarm {
+        slot: usize,
+    },
 }
 
 /// The completer call encoded by `arg`.
@@ -266,10 +289,7 @@ pub fn encode(ops: &[Op]) -> Vec<u8> {
             Op::PollPanicking { slot } => (14, slot),
             Op::Enable { slot } => (15, slot),
             Op::Drop { slot } => (17, slot),
-            Op::Fire { slot, call } => (
-                19,
-                slot + SLOTS * call.map_or(0, |c| 1 + arg_of_call(c)),
-            ),
+            Op::Fire { slot, call } => (19, slot + SLOTS * call.map_or(0, |c| 1 + arg_of_call(c))),
             Op::Complete => (21, 0),
             Op::CompleteN(n) => (24, arg_of_n(n)),
             Op::CompleteAll => (25, 0),
@@ -1156,34 +1176,36 @@ fn compare(spec: &Spec, real: &Real<'_>) -> Result<(), String> {
     m.conservation()
 }
 
-/// The register-then-check idiom after a notification: every wait that read the flag
-/// unset after its `enable()` and was queued before the call was reached by it (all of
-/// them for `complete_waiters`/`complete_all`; for `complete`/`complete_n(n)`, the first
-/// `n` of the queue, so at most `unseen - n` are still queued).
-fn check_idiom(call: Call, queued_before: &[usize], real: &Real<'_>) -> Result<(), String> {
-    let unseen: Vec<usize> = queued_before
-        .iter()
-        .copied()
-        .filter(|&s| real.slots[s].as_ref().is_some_and(|s| s.saw_flag == Some(false)))
-        .collect();
-    let still = unseen
-        .iter()
-        .filter(|&&s| {
-            let slot = real.slots[s].as_ref().expect("live");
-            wait_state(&format!("{:?}", slot.fut)) == "queued"
-        })
-        .count();
-    let allowed = match call {
-        Call::All | Call::Waiters => 0,
-        Call::One => unseen.len().saturating_sub(1),
-        Call::N(n) => unseen.len().saturating_sub(n as usize),
+/// The register-then-check idiom after a notification: a wait that read the flag unset
+/// after its `enable()`, and was queued when the notifier called, was reached by the call
+/// (every such wait for `complete_waiters`/`complete_all`; for `complete`/`complete_n(n)`,
+/// those among the first `n` of the queue: the FIFO hand-off).
+fn check_idiom(
+    call: Call,
+    all_before: bool,
+    queued_before: &[usize],
+    real: &Real<'_>,
+) -> Result<(), String> {
+    let reach = match call {
+        Call::All | Call::Waiters => usize::MAX,
+        Call::One if !all_before => 1,
+        Call::N(n) if !all_before => n as usize,
+        _ => 0, // `complete*` after `complete_all` reaches nobody (nobody is queued)
     };
-    if still > allowed {
-        return Err(format!(
-            "register-then-check: {still} of {} waits that saw the flag unset were not reached \
-             by {call:?} (at most {allowed} may be left)",
-            unseen.len()
-        ));
+    for (position, &s) in queued_before.iter().enumerate().take(reach) {
+        let Some(slot) = real.slots[s].as_ref() else {
+            continue;
+        };
+        if slot.saw_flag != Some(false) {
+            continue;
+        }
+        let state = wait_state(&format!("{:?}", slot.fut)).to_owned();
+        if state == "queued" || state == "idle" {
+            return Err(format!(
+                "register-then-check: the wait in slot {s} (queue position {position}) saw the \
+                 flag unset and {call:?} did not reach it (it is {state})"
+            ));
+        }
     }
     Ok(())
 }
@@ -1228,11 +1250,17 @@ pub fn check_with_coverage(ops: &[Op], extras: Extras, cov: &mut Coverage) -> Re
         compare(&spec, &real).map_err(fail)?;
         if let Op::Notify(call) = op {
             let queued: Vec<usize> = before.m.queue.iter().copied().collect();
-            check_idiom(call, &queued, &real).map_err(fail)?;
+            check_idiom(call, before.m.all, &queued, &real).map_err(fail)?;
         }
     }
     let step = ops.len() + SLOTS + GUARDS;
-    let fail = |message| Err(Failure { step, op: None, message });
+    let fail = |message| {
+        Err(Failure {
+            step,
+            op: None,
+            message,
+        })
+    };
     for k in 0..ALL_WAKERS {
         if real.held_clones(k) != 0 {
             return fail(format!(
@@ -1261,7 +1289,9 @@ pub fn check_with_coverage(ops: &[Op], extras: Extras, cov: &mut Coverage) -> Re
         }
         let debug = format!("{completion:?}");
         if !debug.contains(&format!("count: {left},")) {
-            return fail(format!("after draining {take}: `{debug}`, expected count {left}"));
+            return fail(format!(
+                "after draining {take}: `{debug}`, expected count {left}"
+            ));
         }
     }
     Ok(())

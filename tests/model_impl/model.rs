@@ -52,9 +52,7 @@ pub const REPEATED_COMPLETE_ALL_RELEASES: bool = true;
 /// follows the documented rules.
 pub fn legacy_rules() -> bool {
     static LEGACY: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *LEGACY.get_or_init(|| {
-        std::env::var("ASYNC_COMPLETION_MODEL_RULES").is_ok_and(|v| v == "0.1")
-    })
+    *LEGACY.get_or_init(|| std::env::var("ASYNC_COMPLETION_MODEL_RULES").is_ok_and(|v| v == "0.1"))
 }
 
 /// The result of a wait future, reduced: `Ok` (the wait consumed a completion or was
@@ -169,6 +167,13 @@ pub struct Model {
     pub ledger: Ledger,
     /// The user flag of the register-then-check idiom.
     pub flag: bool,
+    /// Queued waits whose stored waker is uncertain (the fault suite: a lock fault in a
+    /// re-poll with another waker, before or after the swap): `(wait, other waker)`. The
+    /// hand-off must wake exactly one of the two; [`observed`](Self::observed) tells which.
+    pub uncertain: Vec<(usize, usize)>,
+    /// The wakes the implementation's wakers have seen (the fault suite sets it before it
+    /// applies an operation that may wake an uncertain waiter).
+    pub observed: Vec<usize>,
 }
 
 impl Model {
@@ -251,6 +256,17 @@ impl Model {
         });
     }
 
+    /// The waker a queued wait is woken through, an uncertain one resolved by what the
+    /// implementation's wakers have seen.
+    fn waker_for(&mut self, slot: usize, waker: Option<usize>) -> Option<usize> {
+        let i = self.uncertain.iter().position(|&(s, _)| s == slot)?;
+        let (_, other) = self.uncertain.remove(i);
+        match self.observed.get(other) {
+            Some(&seen) if seen > self.wakes[other] => Some(other),
+            _ => waker,
+        }
+    }
+
     fn wake(&mut self, waker: Option<usize>) {
         if let Some(k) = waker {
             self.wakes[k] += 1;
@@ -265,6 +281,7 @@ impl Model {
             unreachable!("only queued waits are in the queue")
         };
         self.wm(slot).st = St::Handed;
+        let waker = self.waker_for(slot, waker).or(waker);
         self.wake(waker);
         Some(slot)
     }
@@ -303,6 +320,7 @@ impl Model {
                 unreachable!("only queued waits are in the queue")
             };
             self.wm(slot).st = St::Released;
+            let waker = self.waker_for(slot, waker).or(waker);
             self.wake(waker);
         }
         if legacy_rules() {
@@ -396,6 +414,7 @@ impl Model {
                 None
             }
             St::Queued { .. } => {
+                self.uncertain.retain(|&(s, _)| s != slot);
                 self.wm(slot).st = St::Queued { waker };
                 None
             }
@@ -424,6 +443,7 @@ impl Model {
     /// A wait leaves before `Ready` (cancelled by `wait_or`, or dropped): out of the
     /// queue, passing a handed completion on exactly like `complete()`.
     pub fn leave(&mut self, slot: usize) {
+        self.uncertain.retain(|&(s, _)| s != slot);
         match self.wm(slot).st {
             St::Queued { .. } => self.queue.retain(|&s| s != slot),
             St::Handed => self.pass_on(),
