@@ -1,4 +1,5 @@
-//! SPEC §4/§5: no heap allocation on any wait, complete, complete_all or drop path.
+//! No heap allocation on any wait, complete, complete_all or drop path (crate docs,
+//! "Semantics": "No allocation on any path of `wait`, `complete`, ...").
 //!
 //! A counting `#[global_allocator]` counts allocations (`alloc`, `alloc_zeroed`,
 //! `realloc`) and frees (`dealloc`) made by the *current thread* while it is armed by

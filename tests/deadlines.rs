@@ -1,4 +1,5 @@
-//! Deadline waits and `run_until_done` (issue 16; SPEC §2, §3).
+//! Deadline waits and `run_until_done` (issue 16; method docs of `Completion::wait_deadline` and
+//! `run_until_done`).
 //!
 //! - `wait_deadline` through a hand-written `Clock` (hand-driven, exact: it counts its
 //!   `sleep`/`sleep_until` calls), `TokioTimer` on tokio's paused clock (exact instants),

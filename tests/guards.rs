@@ -1,4 +1,4 @@
-//! The completion guards of issue 16 (SPEC §2): `complete_on_drop`, `complete_all_on_drop`
+//! The completion guards of issue 16 (method docs of `Completion::complete_on_drop`): `complete_on_drop`, `complete_all_on_drop`
 //! and their owned forms, the kernel's `complete_and_exit()`.
 //!
 //! Every exit path is covered: a normal return, an early `?` return, a panic unwinding

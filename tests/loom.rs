@@ -859,7 +859,7 @@ fn writes_before_complete_are_visible_through_a_pass_on() {
 }
 
 // ---------------------------------------------------------------------------------------
-// 9. Visibility on every call (SPEC §1, memory ordering): also a `complete()` at
+// 9. Visibility on every call (crate docs, "Semantics": "Memory ordering"): also a `complete()` at
 //    saturation, a `complete()` after `complete_all()`, and a second `complete_all()`,
 //    none of which changes the state word, must still publish what was written before it
 //    to the waits that read the state after it.
@@ -919,7 +919,7 @@ fn writes_before_a_saturated_complete_n_are_visible_after_try_wait() {
 // which always reads the latest write: the two models above fail without the `Release`.
 
 // ---------------------------------------------------------------------------------------
-// 10. The timeout tie (SPEC §3) and the pulse, racing completions.
+// 10. The timeout tie (method docs of `Completion::wait_timeout`) and the pulse, racing completions.
 
 /// A timed wait queues, and its timer fires while `complete()` runs on another thread:
 /// whichever way they interleave, the completion is consumed exactly once (`Ok(())`) or

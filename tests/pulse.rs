@@ -1,5 +1,5 @@
 //! `complete_waiters()` (a pulse, `Notify::notify_waiters`) and `enable()` on `Wait` and
-//! `OwnedWait` (`Notified::enable`), issue 16 / SPEC §2.
+//! `OwnedWait` (`Notified::enable`), issue 16 (method docs of `Completion::complete_waiters` and `Wait::enable`).
 //!
 //! A pulse hands one completion to every wait queued or enabled at that moment and wakes
 //! each exactly once; it banks nothing and leaves the count and the sticky flag as they
@@ -639,7 +639,7 @@ fn a_wait_enabled_on_a_banked_completion_fires_in_futures_select() {
 
 /// Dropping an enabled wait that holds a completion (its next poll would be `Ready`) must
 /// not lose it, whichever way it got it: handed (passed on, tested below) or taken from
-/// the bank by `enable()` itself (SPEC §1: every `complete()` is consumed by exactly one
+/// the bank by `enable()` itself (crate docs, "Cancel safety": every `complete()` is consumed by exactly one
 /// `Ready` wait or `true` `try_wait`, or stays banked).
 #[test]
 fn dropping_a_wait_whose_enable_took_a_banked_completion_gives_it_back() {

@@ -1,4 +1,4 @@
-//! Deterministic behavioural tests of the contract (SPEC §1): every future is polled by
+//! Deterministic behavioural tests of the contract (crate docs, "Semantics" and "Cancel safety"): every future is polled by
 //! hand with counting wakers, so FIFO order, wake counts and hand-offs are exact.
 
 mod common;

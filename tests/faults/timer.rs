@@ -170,7 +170,7 @@ fn sleep_panics_in_drop() {
     );
 }
 
-/// SPEC §3 ties: a sleep whose own `poll` completes (as if the deadline and a `complete()`
+/// Ties (method docs of `Completion::wait_timeout`): a sleep whose own `poll` completes (as if the deadline and a `complete()`
 /// of another thread met) and is then ready. The wait was handed the completion when its
 /// timer fired: `Ok(())`, and that completion is consumed.
 #[test]
@@ -219,7 +219,7 @@ fn sleep_completing_in_its_poll_is_a_tie_won_by_the_completion() {
     }
 }
 
-/// SPEC §3 ties, more shapes: a completion passed on to the wait inside the sleep's poll
+/// Ties (method docs of `Completion::wait_timeout`), more shapes: a completion passed on to the wait inside the sleep's poll
 /// (an older handed wait dropped) wins; one that goes to an older waiter does not (only a
 /// wait that can get nothing times out); one handed before the poll wins, the wait being
 /// polled first.
@@ -316,7 +316,8 @@ fn timeout_ties_go_to_what_the_wait_can_get() {
 
 /// `wait_blocking_timeout` against a `complete()` racing its deadline, many times: every
 /// completion is consumed by the wait (`Ok`) or stays banked (`Err`), never both, never
-/// neither (SPEC §3: the kernel's last look after the timeout).
+/// neither (method docs of `Completion::wait_blocking_timeout`, and of `wait_timeout`: the
+/// kernel's last look after the timeout).
 #[test]
 #[cfg(feature = "std")]
 #[cfg_attr(miri, ignore)] // real time, many threads
