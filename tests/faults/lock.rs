@@ -8,6 +8,7 @@
 //! naming the cause (crate docs, "Which lock, and interrupt safety"): those ks run in a
 //! child process (not under Miri), which must die of `SIGABRT` naming the cause.
 
+use std::sync::Arc;
 use std::task::Poll;
 
 use async_completion::Completion;
@@ -402,4 +403,87 @@ fn handed_wait_dropped_while_the_lock_panics_aborts() {
         "drop of a handed wait while the lock panics",
         "a dropped wait was passing on its completion",
     );
+}
+
+/// A lock that panics after its closure (rule: the closure's effect stands and is acted
+/// on, then the panic propagates): `complete()` that handed the completion off still
+/// wakes that waiter, exactly once.
+#[test]
+fn complete_whose_lock_panics_after_handing_off_wakes_the_waiter() {
+    quiet_injected_panics();
+    let c: Completion<FaultLock> = Completion::with_lock();
+    let (p, q) = (Probe::new(), Probe::new());
+    let mut w = Box::pin(c.wait());
+    let mut next = Box::pin(c.wait());
+    assert!(poll_once(w.as_mut(), &p.waker()).is_pending());
+    assert!(poll_once(next.as_mut(), &q.waker()).is_pending());
+    arm(Some((Site::LockAfter, 1)));
+    assert_eq!(catch(|| c.complete()), Err(Site::Lock));
+    disarm();
+    assert_eq!(format!("{w:?}"), "Wait { state: \"handed\" }");
+    assert_eq!(
+        (p.wakes(), q.wakes()),
+        (1, 0),
+        "the served waiter is woken, once"
+    );
+    assert_eq!(poll_once(w.as_mut(), &p.waker()), Poll::Ready(()));
+    assert_eq!(format!("{next:?}"), "Wait { state: \"queued\" }");
+    c.complete();
+    assert_eq!(poll_once(next.as_mut(), &q.waker()), Poll::Ready(()));
+    drop((w, next));
+    assert!(!c.try_wait());
+    assert_eq!((p.live(), q.live()), (0, 0));
+}
+
+/// A first poll whose lock panics after its closure took a completion banked meanwhile
+/// (between the lock-free look and the lock: here by the waker's clone): the wait holds
+/// it, so its next poll is `Ready`; dropped instead, it passes it on.
+#[test]
+fn first_poll_whose_lock_panics_after_taking_a_banked_completion_holds_it() {
+    quiet_injected_panics();
+    for drop_it in [false, true] {
+        let c: Arc<Completion<FaultLock>> = Arc::new(Completion::with_lock());
+        let hook = {
+            let c = c.clone();
+            move || c.complete()
+        };
+        let p = Probe::builder().on_clone(hook).build();
+        let mut w = Box::pin(c.wait());
+        arm(Some((Site::LockAfter, 1)));
+        let got = catch(|| poll_once(w.as_mut(), &p.waker()));
+        disarm();
+        assert_eq!(got, Err(Site::Lock));
+        assert_eq!(format!("{w:?}"), "Wait { state: \"handed\" }");
+        assert_eq!(completion_state(&*c), (0, false, false));
+        if drop_it {
+            drop(w);
+            assert!(c.try_wait(), "passed on to the count");
+        } else {
+            let plain = Probe::new();
+            assert_eq!(poll_once(w.as_mut(), &plain.waker()), Poll::Ready(()));
+            drop(w);
+        }
+        assert!(!c.try_wait(), "exactly once");
+        assert_eq!(p.live(), 0);
+    }
+}
+
+/// `Wait::enable` whose lock panics after its closure: the wait is queued, and a
+/// completion reaches it.
+#[test]
+fn enable_whose_lock_panics_after_its_closure_is_queued() {
+    quiet_injected_panics();
+    let c: Completion<FaultLock> = Completion::with_lock();
+    let mut w = Box::pin(c.wait());
+    arm(Some((Site::LockAfter, 1)));
+    assert_eq!(catch(|| w.as_mut().enable()), Err(Site::Lock));
+    disarm();
+    assert_eq!(format!("{w:?}"), "Wait { state: \"queued\" }");
+    assert!(!w.as_mut().enable(), "still queued, in its place");
+    c.complete();
+    assert_eq!(format!("{w:?}"), "Wait { state: \"handed\" }");
+    let p = Probe::new();
+    assert_eq!(poll_once(w.as_mut(), &p.waker()), Poll::Ready(()));
+    drop(w);
+    assert!(!c.try_wait());
 }

@@ -582,12 +582,18 @@ impl AnyGuard for CompleteAllOnDrop<'_> {
     }
 }
 
+/// Makes an owned wait (`Completion::wait_owned`).
+pub type OwnedWaitFn = fn(Arc<Completion>) -> BoxedWait<'static>;
+/// Makes an owned guard (`complete_all_on_drop_owned` if `true`, else
+/// `complete_on_drop_owned`).
+pub type OwnedGuardFn = fn(Arc<Completion>, bool) -> Box<dyn AnyGuard>;
+
 /// What the includer's build offers beyond the core: the owned wait and guards (feature
 /// `alloc`).
 #[derive(Clone, Copy, Default)]
 pub struct Extras {
-    pub owned_wait: Option<fn(Arc<Completion>) -> BoxedWait<'static>>,
-    pub owned_guard: Option<fn(Arc<Completion>, bool) -> Box<dyn AnyGuard>>,
+    pub owned_wait: Option<OwnedWaitFn>,
+    pub owned_guard: Option<OwnedGuardFn>,
 }
 
 /// The test's handle on one other future / sleep.

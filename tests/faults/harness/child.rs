@@ -5,6 +5,7 @@
 //! name from the function's type (`faults::lock::cancel_aborts` → `lock::cancel_aborts`),
 //! so renaming or moving a test can never silently make its child run nothing; and
 //! [`run_child`] checks that the child ran exactly that one test.
+#![allow(dead_code)] // the lock faults (feature `embassy-sync`) use most of it
 
 /// The environment variable that makes a test body run its aborting case.
 pub const CHILD_ENV: &str = "ASYNC_COMPLETION_FAULT_CHILD";
