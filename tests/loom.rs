@@ -93,7 +93,9 @@ fn spawn<T: 'static>(f: impl FnOnce() -> T + 'static) -> thread::JoinHandle<T> {
     handle
 }
 
-/// A waker that counts its wakes (the count is a loom atomic).
+/// A waker that counts its wakes. Not the test kit's (`tests/common`) counting waker: the
+/// count is a loom atomic, so that loom explores the interleavings of a wake with the
+/// test's reads of the count.
 struct Counter {
     wakes: AtomicUsize,
 }

@@ -14,6 +14,11 @@
 //! ```text
 //! MODEL_SEED=<seed> MODEL_CASES=1 cargo test --test model
 //! ```
+//!
+//! The test prints how many cases and steps it checked (`--nocapture`).
+//! `ASYNC_COMPLETION_MODEL_RULES=0.1` makes the model follow the rules of the core before
+//! issue 20 (pulses and `complete_all` reach only queued waits), to tell a regression from
+//! the intended change (see `model_impl/model.rs`).
 
 mod model_impl;
 

@@ -5,7 +5,6 @@ mod common;
 
 use core::pin::pin;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Waker;
@@ -14,28 +13,9 @@ use async_completion::{Completion, Wait};
 use futures_core::FusedFuture;
 
 use common::{
-    block_on, counting_waker, expect_panic, hook_waker, panicking_waker, poll_once, snapshot,
-    state, wakes, TestWaker,
+    block_on, counting_waker, expect_panic, hook_waker, panicking_waker, poll_once, queue_waits,
+    snapshot, state, wakes,
 };
-
-/// `n` boxed waits on `c`, each polled once in order (so queued in that order if nothing
-/// is banked), with their own counting wakers.
-#[allow(clippy::type_complexity)]
-fn queue_waits(
-    c: &Completion,
-    n: usize,
-) -> (Vec<Pin<Box<Wait<'_>>>>, Vec<(Arc<TestWaker>, Waker)>) {
-    let wakers: Vec<_> = (0..n).map(|_| counting_waker()).collect();
-    let waits = wakers
-        .iter()
-        .map(|(_, waker)| {
-            let mut wait = Box::pin(c.wait());
-            assert!(poll_once(wait.as_mut(), waker).is_pending());
-            wait
-        })
-        .collect();
-    (waits, wakers)
-}
 
 // ---------------------------------------------------------------------------------------
 // new, Default, Debug, static, auto traits, sizes

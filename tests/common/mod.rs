@@ -4,7 +4,8 @@
 //! - wakers that count their wakes: [`counting_waker`], [`hook_waker`] (runs a closure on
 //!   every wake, for re-entrancy), [`panicking_waker`] (panics when woken), and
 //!   [`TestWaker::on_next_wake`] (a one-shot hook);
-//! - [`poll_once`] and a minimal [`block_on`] (no dev-dependency: the MSRV runs them);
+//! - [`poll_once`], [`queue_waits`] (`n` waits queued in order, each with its own counting
+//!   waker) and a minimal [`block_on`] (no dev-dependency: the MSRV runs them);
 //! - [`spawn`]: a future pinned next to its own counting waker, polled by hand
 //!   ([`Task::poll`], [`Task::is_woken`], [`Task::wakes`]), with [`assert_pending!`],
 //!   [`assert_ready!`] and [`assert_ready_eq!`];
@@ -25,7 +26,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 
-use async_completion::{Completion, Lock};
+use async_completion::{Completion, Lock, Wait};
 
 // ---------------------------------------------------------------------------------------
 // Wakers.
@@ -114,6 +115,25 @@ pub fn wakes(wakers: &[(Arc<TestWaker>, Waker)]) -> Vec<usize> {
 
 // ---------------------------------------------------------------------------------------
 // Polling.
+
+/// `n` boxed waits on `c`, each polled once in order (so queued in that order if nothing
+/// is banked), with their own counting wakers.
+#[allow(clippy::type_complexity)]
+pub fn queue_waits<L: Lock>(
+    c: &Completion<L>,
+    n: usize,
+) -> (Vec<Pin<Box<Wait<'_, L>>>>, Vec<(Arc<TestWaker>, Waker)>) {
+    let wakers: Vec<_> = (0..n).map(|_| counting_waker()).collect();
+    let waits = wakers
+        .iter()
+        .map(|(_, waker)| {
+            let mut wait = Box::pin(c.wait());
+            assert!(poll_once(wait.as_mut(), waker).is_pending());
+            wait
+        })
+        .collect();
+    (waits, wakers)
+}
 
 /// Polls `fut` once with `waker`.
 pub fn poll_once<F: Future + ?Sized>(fut: Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
