@@ -353,6 +353,8 @@ impl<Q: QueueRef> Waiter<Q> {
     /// The status as a word, for `Debug` impls.
     pub(crate) fn status_name(&self) -> &'static str {
         match self.status() {
+            // Released while it existed, not polled since: its next poll is `Ready`.
+            IDLE if self.pulsed() => "released",
             IDLE => "idle",
             QUEUED => "queued",
             HANDED => "handed",

@@ -1,4 +1,5 @@
-//! SPEC §4/§5: no heap allocation on any wait, complete, complete_all or drop path.
+//! No heap allocation on any wait, complete, complete_all or drop path (crate docs,
+//! "Semantics": "No allocation on any path of `wait`, `complete`, ...").
 //!
 //! A counting `#[global_allocator]` counts allocations (`alloc`, `alloc_zeroed`,
 //! `realloc`) and frees (`dealloc`) made by the *current thread* while it is armed by
@@ -9,14 +10,17 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::future::Future;
 use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use async_completion::{Completion, TimedOut, Wait};
+
+mod common;
+
+use common::{counting_waker, poll_once};
 
 /// Counts the heap operations of armed threads; delegates everything to `System`.
 struct CountingAllocator;
@@ -85,32 +89,6 @@ fn no_heap<R>(what: &str, f: impl FnOnce() -> R) -> R {
     result
 }
 
-/// A waker that counts its wakes. Cloning and dropping it only touch a reference count
-/// (as for every `Arc`-based waker of real executors).
-struct CountingWaker(AtomicUsize);
-
-impl Wake for CountingWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-fn counting_waker() -> (Arc<CountingWaker>, Waker) {
-    let inner = Arc::new(CountingWaker(AtomicUsize::new(0)));
-    (inner.clone(), Waker::from(inner))
-}
-
-fn wakes(w: &CountingWaker) -> usize {
-    w.0.load(Ordering::SeqCst)
-}
-
-fn poll_with<F: Future + ?Sized>(fut: Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
-    fut.poll(&mut Context::from_waker(waker))
-}
-
 /// `n` waits on `c` in boxes made up front; `Option` so a wait can be dropped in place
 /// (`set(None)`) without freeing its box inside a measured closure.
 fn boxed_waits(c: &Completion, n: usize) -> Vec<Pin<Box<Option<Wait<'_>>>>> {
@@ -118,7 +96,7 @@ fn boxed_waits(c: &Completion, n: usize) -> Vec<Pin<Box<Option<Wait<'_>>>>> {
 }
 
 fn poll_slot(slot: &mut Pin<Box<Option<Wait<'_>>>>, waker: &Waker) -> Poll<()> {
-    poll_with(slot.as_mut().as_pin_mut().expect("wait present"), waker)
+    poll_once(slot.as_mut().as_pin_mut().expect("wait present"), waker)
 }
 
 #[test]
@@ -165,7 +143,7 @@ fn fast_paths_make_no_heap_operation() {
     no_heap("is_done()", || assert!(c.is_done()));
     no_heap("wait() ready at once, created, polled and dropped", || {
         let wait = pin!(c.wait());
-        assert_eq!(poll_with(wait, &waker), Poll::Ready(()));
+        assert_eq!(poll_once(wait, &waker), Poll::Ready(()));
     });
     no_heap("complete_n(3) banking", || c.complete_n(3));
     no_heap("try_wait() taking a banked completion", || {
@@ -174,11 +152,11 @@ fn fast_paths_make_no_heap_operation() {
     no_heap("a Ready wait polled again and dropped", || {
         let mut wait = pin!(c.wait());
         assert_eq!(
-            poll_with(wait.as_mut(), futures::task::noop_waker_ref()),
+            poll_once(wait.as_mut(), futures::task::noop_waker_ref()),
             Poll::Ready(())
         );
         assert_eq!(
-            poll_with(wait.as_mut(), futures::task::noop_waker_ref()),
+            poll_once(wait.as_mut(), futures::task::noop_waker_ref()),
             Poll::Ready(())
         );
     });
@@ -190,7 +168,7 @@ fn fast_paths_make_no_heap_operation() {
     no_heap("complete_all() with nobody queued", || c.complete_all());
     no_heap("wait() and try_wait() after complete_all()", || {
         let wait = pin!(c.wait());
-        assert_eq!(poll_with(wait, &waker), Poll::Ready(()));
+        assert_eq!(poll_once(wait, &waker), Poll::Ready(()));
         assert!(c.try_wait());
     });
     no_heap("reinit()", || c.reinit());
@@ -198,7 +176,7 @@ fn fast_paths_make_no_heap_operation() {
         c.complete_n(u32::MAX);
         c.complete();
     });
-    assert_eq!(wakes(&w), 0, "no waker was involved");
+    assert_eq!(w.wakes(), 0, "no waker was involved");
 }
 
 #[test]
@@ -227,7 +205,7 @@ fn queued_wait_and_hand_off_make_no_heap_operation() {
         },
     );
     assert_eq!(
-        (wakes(&w1), wakes(&w2)),
+        (w1.wakes(), w2.wakes()),
         (0, 1),
         "the newest waker was woken"
     );
@@ -266,7 +244,7 @@ fn complete_all_over_100_queued_waiters_makes_no_heap_operation() {
     no_heap("complete_all() releasing 100 queued waits", || {
         c.complete_all()
     });
-    assert_eq!(wakes(&w), 100, "every waiter woken once");
+    assert_eq!(w.wakes(), 100, "every waiter woken once");
     no_heap("polling the 100 released waits", || {
         for wait in &mut waits {
             assert_eq!(poll_slot(wait, &waker), Poll::Ready(()));
@@ -293,7 +271,7 @@ fn complete_all_over_100_queued_waiters_makes_no_heap_operation() {
             wait.as_mut().set(None);
         }
     });
-    assert_eq!(wakes(&w), 200);
+    assert_eq!(w.wakes(), 200);
 }
 
 #[test]
@@ -314,7 +292,7 @@ fn complete_n_over_queued_waiters_makes_no_heap_operation() {
             }
         },
     );
-    assert_eq!(wakes(&w), 40);
+    assert_eq!(w.wakes(), 40);
     let banked = (0..6).filter(|_| c.try_wait()).count();
     assert_eq!(banked, 5);
 }
@@ -335,14 +313,14 @@ fn cancelling_waits_makes_no_heap_operation() {
         b.as_mut().set(None);
     });
     no_heap("complete() handing off to the oldest", || c.complete());
-    assert_eq!(wakes(&w), 1);
+    assert_eq!(w.wakes(), 1);
     no_heap(
         "drop of a handed, unpolled wait: passed on to the next waiter",
         || {
             a.as_mut().set(None);
         },
     );
-    assert_eq!(wakes(&w), 2, "the next waiter was woken");
+    assert_eq!(w.wakes(), 2, "the next waiter was woken");
     no_heap(
         "drop of a handed, unpolled wait with nobody left: banked",
         || {
@@ -363,17 +341,17 @@ fn wait_or_and_wait_timeout_make_no_heap_operation() {
     no_heap("wait_timeout ready at once", || {
         c.complete();
         let wait = pin!(c.wait_timeout(never, Duration::from_secs(1)));
-        assert_eq!(poll_with(wait, &waker), Poll::Ready(Ok(())));
+        assert_eq!(poll_once(wait, &waker), Poll::Ready(Ok(())));
     });
     no_heap("wait_timeout queued, then handed a completion", || {
         let mut wait = pin!(c.wait_timeout(never, Duration::from_secs(1)));
-        assert_eq!(poll_with(wait.as_mut(), &waker), Poll::Pending);
+        assert_eq!(poll_once(wait.as_mut(), &waker), Poll::Pending);
         c.complete();
-        assert_eq!(poll_with(wait, &waker), Poll::Ready(Ok(())));
+        assert_eq!(poll_once(wait, &waker), Poll::Ready(Ok(())));
     });
     no_heap("wait_timeout timing out", || {
         let wait = pin!(c.wait_timeout(expired, Duration::from_secs(1)));
-        assert_eq!(poll_with(wait, &waker), Poll::Ready(Err(TimedOut)));
+        assert_eq!(poll_once(wait, &waker), Poll::Ready(Err(TimedOut)));
     });
     no_heap("wait_or queued, then the other future wins", || {
         let mut other_done = false;
@@ -386,8 +364,8 @@ fn wait_or_and_wait_timeout_make_no_heap_operation() {
             }
         });
         let mut wait = pin!(c.wait_or(other));
-        assert_eq!(poll_with(wait.as_mut(), &waker), Poll::Pending);
-        assert_eq!(poll_with(wait, &waker), Poll::Ready(Err("interrupted")));
+        assert_eq!(poll_once(wait.as_mut(), &waker), Poll::Pending);
+        assert_eq!(poll_once(wait, &waker), Poll::Ready(Err("interrupted")));
     });
     assert!(!c.is_done());
 }
@@ -399,14 +377,14 @@ fn owned_waits_make_no_heap_operation() {
     let (_w, waker) = counting_waker();
     no_heap("wait_owned: queue, hand off, Ready, drop", || {
         let mut wait = pin!(c.clone().wait_owned());
-        assert_eq!(poll_with(wait.as_mut(), &waker), Poll::Pending);
+        assert_eq!(poll_once(wait.as_mut(), &waker), Poll::Pending);
         c.complete();
-        assert_eq!(poll_with(wait, &waker), Poll::Ready(()));
+        assert_eq!(poll_once(wait, &waker), Poll::Ready(()));
     });
     no_heap("wait_owned ready at once", || {
         c.complete();
         let wait = pin!(c.clone().wait_owned());
-        assert_eq!(poll_with(wait, &waker), Poll::Ready(()));
+        assert_eq!(poll_once(wait, &waker), Poll::Ready(()));
     });
     assert_eq!(
         Arc::strong_count(&c),

@@ -1,5 +1,5 @@
 #![cfg(feature = "std")]
-//! The public API as a user writes it: what the SPEC promises must compile without type
+//! The public API as a user writes it: what the crate docs promise must compile without type
 //! annotations a user would not expect to add, and the auto traits must be as documented.
 //! Uses no dev-dependency, so it also runs on the MSRV toolchain.
 

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use async_completion::{Completion, OwnedWait, TimedOut};
 use futures::future::FusedFuture;
 
-use common::{counting_waker, poll_once};
+use common::{counting_waker, poll_once, snapshot, state};
 
 /// Generous bound for "this must happen": only reached if the test is failing.
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -30,14 +30,6 @@ const GRACE: Duration = Duration::from_millis(50);
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
-}
-
-fn debug(c: &Completion) -> String {
-    format!("{c:?}")
-}
-
-fn state(count: u32, waiters: bool) -> String {
-    format!("Completion {{ count: {count}, completed_all: false, waiters: {waiters} }}")
 }
 
 /// Spins (sleeping a little) until `cond` holds; panics after `PATIENCE`.
@@ -51,7 +43,7 @@ fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
 
 /// Waits until some waiter is queued on `c`.
 fn wait_until_queued(c: &Completion) {
-    wait_until("a queued waiter", || debug(c).contains("waiters: true"));
+    wait_until("a queued waiter", || snapshot(c).contains("waiters: true"));
 }
 
 /// Spawns a thread that blocks on `c` and then sends `id` on `tx`.
@@ -103,7 +95,11 @@ fn a_blocked_thread_is_released_by_complete() {
     c.complete();
     waiter.join().unwrap();
     assert!(released.load(Ordering::SeqCst));
-    assert_eq!(debug(&c), state(0, false), "consumed exactly once");
+    assert_eq!(
+        snapshot(&c),
+        state(0, false, false),
+        "consumed exactly once"
+    );
 }
 
 #[test]
@@ -162,11 +158,11 @@ fn threads_are_served_in_fifo_order_one_per_complete() {
         "one complete() released more than one thread"
     );
     wait_until_queued(&c); // now B is queued
-    assert_eq!(debug(&c), state(0, true));
+    assert_eq!(snapshot(&c), state(0, false, true));
 
     c.complete();
     assert_eq!(rx.recv_timeout(PATIENCE).unwrap(), "B");
-    assert_eq!(debug(&c), state(0, false));
+    assert_eq!(snapshot(&c), state(0, false, false));
 }
 
 /// A blocked thread and a hand-polled async wait: the order they queued in is exactly
@@ -202,7 +198,7 @@ fn a_thread_and_an_async_wait_share_one_fifo_queue() {
     wait_until_queued(&c); // the thread
     c.complete();
     assert_eq!(rx.recv_timeout(PATIENCE).unwrap(), "thread");
-    assert_eq!(debug(&c), state(0, false));
+    assert_eq!(snapshot(&c), state(0, false, false));
 }
 
 #[test]
@@ -218,7 +214,7 @@ fn dropping_a_handed_async_wait_passes_the_completion_to_a_blocked_thread() {
     assert!(rx.recv_timeout(GRACE).is_err());
     drop(first);
     assert_eq!(rx.recv_timeout(PATIENCE).unwrap(), "thread");
-    assert_eq!(debug(&c), state(0, false));
+    assert_eq!(snapshot(&c), state(0, false, false));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -232,8 +228,8 @@ fn wait_blocking_timeout_times_out_no_earlier_than_the_timeout() {
     assert_eq!(c.wait_blocking_timeout(ms(30)), Err(TimedOut));
     assert!(start.elapsed() >= ms(30), "{:?}", start.elapsed());
     assert_eq!(
-        debug(&c),
-        state(0, false),
+        snapshot(&c),
+        state(0, false, false),
         "the timed-out wait left the queue"
     );
 }
@@ -272,7 +268,7 @@ fn a_timed_out_blocking_wait_keeps_nothing_a_later_complete_is_banked() {
     let c = Completion::new();
     assert_eq!(c.wait_blocking_timeout(ms(5)), Err(TimedOut));
     c.complete();
-    assert_eq!(debug(&c), state(1, false));
+    assert_eq!(snapshot(&c), state(1, false, false));
     assert!(c.try_wait());
     assert!(!c.try_wait());
 }
@@ -287,7 +283,7 @@ fn wait_blocking_timeout_is_ok_when_completed_in_time() {
     wait_until_queued(&c);
     c.complete();
     assert_eq!(waiter.join().unwrap(), Ok(()));
-    assert_eq!(debug(&c), state(0, false));
+    assert_eq!(snapshot(&c), state(0, false, false));
 }
 
 #[test]
@@ -320,7 +316,7 @@ fn after_a_thread_times_out_the_next_completion_goes_to_the_next_thread() {
     wait_until_queued(&c); // the patient thread
     c.complete();
     assert_eq!(rx.recv_timeout(PATIENCE).unwrap(), "patient");
-    assert_eq!(debug(&c), state(0, false));
+    assert_eq!(snapshot(&c), state(0, false, false));
 }
 
 #[test]
@@ -362,7 +358,7 @@ fn blocking_timeouts_racing_completes_lose_nothing() {
         banked += 1;
     }
     assert_eq!(ok.load(Ordering::SeqCst) + banked, POSTED);
-    assert_eq!(debug(&c), state(0, false));
+    assert_eq!(snapshot(&c), state(0, false, false));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -458,8 +454,8 @@ fn threads_and_tokio_tasks_consume_every_completion_exactly_once() {
     }
     assert_eq!(consumed.load(Ordering::SeqCst), TOTAL);
     assert_eq!(
-        debug(&c),
-        state(0, false),
+        snapshot(&c),
+        state(0, false, false),
         "nothing duplicated, nothing left"
     );
 }
@@ -528,7 +524,7 @@ fn threads_and_tasks_timing_out_lose_no_completion() {
         banked += 1;
     }
     assert_eq!(ok.load(Ordering::SeqCst) + banked, POSTED);
-    assert_eq!(debug(&c), state(0, false));
+    assert_eq!(snapshot(&c), state(0, false, false));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -540,7 +536,7 @@ async fn wait_owned_can_be_spawned() {
     let c = Arc::new(Completion::new());
     let task = tokio::spawn(c.clone().wait_owned());
     tokio::time::timeout(PATIENCE, async {
-        while !debug(&c).contains("waiters: true") {
+        while !snapshot(&c).contains("waiters: true") {
             tokio::time::sleep(ms(1)).await;
         }
     })
@@ -549,7 +545,7 @@ async fn wait_owned_can_be_spawned() {
     assert!(!task.is_finished());
     c.complete();
     task.await.unwrap();
-    assert_eq!(debug(&c), state(0, false));
+    assert_eq!(snapshot(&c), state(0, false, false));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -571,7 +567,7 @@ async fn many_owned_waits_spawned_and_released_by_complete_n_and_a_thread() {
         tokio::time::timeout(PATIENCE, t).await.unwrap().unwrap();
     }
     completer.join().unwrap();
-    assert_eq!(debug(&c), state(0, false));
+    assert_eq!(snapshot(&c), state(0, false, false));
 }
 
 #[test]
@@ -631,14 +627,14 @@ fn dropping_a_handed_owned_wait_passes_the_completion_on() {
     assert!(poll_once(a.as_mut(), &waker_a).is_pending());
     c.complete();
     drop(a);
-    assert_eq!(debug(&c), state(1, false));
+    assert_eq!(snapshot(&c), state(1, false, false));
     assert!(c.try_wait());
 
     // A queued owned wait that was never handed anything just leaves.
     let mut a = Box::pin(c.clone().wait_owned());
     assert!(poll_once(a.as_mut(), &waker_a).is_pending());
     drop(a);
-    assert_eq!(debug(&c), state(0, false));
+    assert_eq!(snapshot(&c), state(0, false, false));
     c.complete();
     assert!(c.try_wait());
 }
@@ -656,7 +652,7 @@ fn dropping_a_handed_owned_wait_passes_the_completion_to_a_blocked_thread() {
     assert!(rx.recv_timeout(GRACE).is_err());
     drop(a);
     assert_eq!(rx.recv_timeout(PATIENCE).unwrap(), "thread");
-    assert_eq!(debug(&c), state(0, false));
+    assert_eq!(snapshot(&c), state(0, false, false));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -700,5 +696,5 @@ fn wait_owned_with_futures_block_on() {
     let wait = c.clone().wait_owned();
     futures::executor::block_on(wait);
     worker.join().unwrap();
-    assert_eq!(debug(&c), state(0, false));
+    assert_eq!(snapshot(&c), state(0, false, false));
 }

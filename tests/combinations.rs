@@ -6,6 +6,9 @@
 //! The lock-fault tests use [`AfterLock`], an embassy `RawMutex` (feature `embassy-sync`)
 //! that can panic *after* running its closure, as a release-side assertion would.
 
+#[cfg(feature = "embassy-sync")]
+#[path = "faults/harness/child.rs"]
+mod child;
 mod common;
 
 use std::pin::pin;
@@ -294,9 +297,28 @@ mod after_lock {
 
     type C = Completion<AfterLock>;
 
-    fn caught<R>(f: impl FnOnce() -> R) -> std::thread::Result<R> {
-        common::faults::quiet_injected_panics();
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+    fn caught<R>(f: impl FnOnce() -> R) -> Result<R, String> {
+        common::catch_panic(f)
+    }
+
+    /// A waker that runs `hook` whenever it is cloned (the slow poll clones the task's
+    /// waker just before it takes the lock), and does nothing when woken.
+    fn clone_hook_waker(hook: impl Fn() + Send + Sync + 'static) -> std::task::Waker {
+        use std::task::{RawWaker, RawWakerVTable, Waker};
+        type Hook = Arc<dyn Fn() + Send + Sync>;
+        unsafe fn clone(data: *const ()) -> RawWaker {
+            // SAFETY: `data` is a leaked `Box<Hook>` (see below), alive for the test.
+            let hook = unsafe { &*data.cast::<Hook>() };
+            hook();
+            RawWaker::new(data, &VTABLE)
+        }
+        unsafe fn noop(_: *const ()) {}
+        static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, noop);
+        let hook: Hook = Arc::new(hook);
+        // Leaked: every clone shares it, and the test process is short-lived.
+        let data = Box::into_raw(Box::new(hook)).cast::<()>();
+        // SAFETY: the vtable's functions only read the leaked hook, which is never freed.
+        unsafe { Waker::from_raw(RawWaker::new(data, &VTABLE)) }
     }
 
     /// `Lock` docs: `complete()` hands off to a queued wait and then the lock panics: the
@@ -356,16 +378,13 @@ mod after_lock {
     fn item_2_a_first_poll_taking_a_banked_completion_then_the_lock_panics_holds_it() {
         for poll_again in [true, false] {
             let c = Arc::new(C::with_lock());
-            let probe = common::faults::Probe::builder()
-                .on_clone({
-                    let c = c.clone();
-                    move || {
-                        c.complete(); // banked: lock-free, no lock hold
-                        arm(1, true); // the first poll's one lock hold
-                    }
-                })
-                .build();
-            let waker = probe.waker();
+            let waker = clone_hook_waker({
+                let c = c.clone();
+                move || {
+                    c.complete(); // banked: lock-free, no lock hold
+                    arm(1, true); // the first poll's one lock hold
+                }
+            });
             let mut w = Box::pin(c.wait());
             assert!(caught(|| poll_once(w.as_mut(), &waker)).is_err());
             assert!(!c.is_done(), "the wait took it");
@@ -388,8 +407,7 @@ mod after_lock {
     #[test]
     #[cfg_attr(miri, ignore)] // a child process
     fn item_3_the_abort_names_complete_waiters() {
-        const NAME: &str = "after_lock::item_3_the_abort_names_complete_waiters";
-        if common::faults::child_arg().is_some() {
+        if child::child_arg().is_some() {
             let c = C::with_lock();
             let (_, bad) = hook_waker(|| {
                 arm(1, false); // the drain's next lock hold, during the unwinding
@@ -406,13 +424,7 @@ mod after_lock {
             c.complete_waiters();
             unreachable!("the process aborts");
         }
-        let end = common::faults::run_child(NAME, "1");
-        end.assert_aborted(NAME);
-        assert!(
-            end.stderr
-                .contains("complete_waiters() was releasing waiters"),
-            "{}",
-            end.stderr
-        );
+        let end = child::run_child(item_3_the_abort_names_complete_waiters, "1");
+        end.assert_aborted_naming("item 3", "complete_waiters() was releasing waiters");
     }
 }

@@ -1,4 +1,5 @@
-//! Deadline waits and `run_until_done` (issue 16; SPEC §2, §3).
+//! Deadline waits and `run_until_done` (issue 16; method docs of `Completion::wait_deadline` and
+//! `run_until_done`).
 //!
 //! - `wait_deadline` through a hand-written `Clock` (hand-driven, exact: it counts its
 //!   `sleep`/`sleep_until` calls), `TokioTimer` on tokio's paused clock (exact instants),
@@ -25,15 +26,7 @@ use std::time::Duration;
 use async_completion::{Clock, Completion, TimedOut, Timer};
 use futures::future::FusedFuture;
 
-use common::{block_on, counting_waker, poll_once};
-
-fn snapshot<L: async_completion::Lock>(c: &Completion<L>) -> String {
-    format!("{c:?}")
-}
-
-fn state(count: u32, completed_all: bool, waiters: bool) -> String {
-    format!("Completion {{ count: {count}, completed_all: {completed_all}, waiters: {waiters} }}")
-}
+use common::{block_on, counting_waker, poll_once, snapshot, state};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)

@@ -4,45 +4,16 @@
 //! `reinit`, and a panicking waker.
 
 use std::future::Future;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
 
 use async_completion::{Completion, Wait};
 
-type Hook = Box<dyn Fn() + Send + Sync>;
+mod common;
 
-/// A waker that counts its wakes and may run a hook (or panic) when woken.
-struct TestWaker {
-    wakes: AtomicUsize,
-    hook: Mutex<Option<Hook>>,
-    panics: bool,
-}
-
-impl Wake for TestWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.wakes.fetch_add(1, Ordering::SeqCst);
-        if let Some(hook) = self.hook.lock().unwrap().take() {
-            hook();
-        }
-        assert!(!self.panics, "this waker panics");
-    }
-}
-
-fn test_waker(panics: bool) -> (Arc<TestWaker>, Waker) {
-    let inner = Arc::new(TestWaker {
-        wakes: AtomicUsize::new(0),
-        hook: Mutex::new(None),
-        panics,
-    });
-    (inner.clone(), Waker::from(inner))
-}
+use common::{counting_waker, expect_panic, panicking_waker, TestWaker};
 
 /// Waiters on one `'static` completion, shared with waker hooks.
 struct Waiters {
@@ -54,7 +25,15 @@ impl Waiters {
     /// `n` waiters, each polled once (so queued in order), with waker `i` panicking
     /// if `i` is in `panicking`.
     fn queue(c: &'static Completion, n: usize, panicking: &[usize]) -> Arc<Self> {
-        let wakers: Vec<_> = (0..n).map(|i| test_waker(panicking.contains(&i))).collect();
+        let wakers: Vec<_> = (0..n)
+            .map(|i| {
+                if panicking.contains(&i) {
+                    panicking_waker()
+                } else {
+                    counting_waker()
+                }
+            })
+            .collect();
         let mut slots = Vec::new();
         for (_, waker) in &wakers {
             let mut wait = Box::pin(c.wait());
@@ -69,7 +48,7 @@ impl Waiters {
     }
 
     fn wakes(&self, i: usize) -> usize {
-        self.wakers[i].0.wakes.load(Ordering::SeqCst)
+        self.wakers[i].0.wakes()
     }
 
     fn poll(&self, i: usize) -> Poll<()> {
@@ -84,8 +63,8 @@ impl Waiters {
         drop(wait);
     }
 
-    fn on_wake(&self, i: usize, hook: impl Fn() + Send + Sync + 'static) {
-        *self.wakers[i].0.hook.lock().unwrap() = Some(Box::new(hook));
+    fn on_wake(&self, i: usize, hook: impl FnOnce() + Send + 'static) {
+        self.wakers[i].0.on_next_wake(hook);
     }
 }
 
@@ -105,7 +84,7 @@ fn waiters_dropped_and_registered_between_batches() {
         // Woken in the first batch: waiter 60 is still waiting to be released.
         w.on_wake(0, move || {
             w2.drop_waiter(60);
-            let (_, late_waker) = test_waker(false);
+            let (_, late_waker) = counting_waker();
             let (_wait, poll) = poll_new(&C, &late_waker);
             if poll.is_ready() {
                 late_ready.fetch_add(1, Ordering::SeqCst);
@@ -134,7 +113,7 @@ fn waiters_dropped_and_registered_between_batches() {
 fn reinit_between_batches_keeps_the_release() {
     static C: Completion = Completion::new();
     let w = Waiters::queue(&C, 100, &[]);
-    let (newcomer_inner, newcomer_waker) = test_waker(false);
+    let (newcomer_inner, newcomer_waker) = counting_waker();
     let newcomer: Arc<Mutex<Option<Pin<Box<Wait<'static>>>>>> = Arc::default();
     let early_poll = Arc::new(Mutex::new(None));
     {
@@ -155,27 +134,28 @@ fn reinit_between_batches_keeps_the_release() {
         assert_eq!(w.wakes(i), 1, "waiter {i}");
         assert!(w.poll(i).is_ready(), "waiter {i}");
     }
-    match early {
-        // Re-polled with the waker it queued with: from Rust 1.83 that poll is lock-free
-        // and `Pending`, and the drain, which covers waiter 99, wakes it later.
-        Some(Poll::Pending) => assert_eq!(w.wakes(99), 1, "released by the drain"),
-        // Before 1.83 the re-poll takes the lock, sees the release and leaves the drain.
-        Some(Poll::Ready(())) => assert_eq!(
-            w.wakes(99),
-            0,
-            "waiter 99 left the drain when it was polled"
-        ),
-        None => panic!("the hook ran"),
-    }
+    // Re-polled with the waker it queued with, while the drain had not reached it: the
+    // release is atomic to polls (crate docs, "Semantics"), so that lock-free re-poll sees
+    // it and the wait leaves the drain, which then never wakes it.
+    assert_eq!(
+        early,
+        Some(Poll::Ready(())),
+        "released before the drain reached it"
+    );
+    assert_eq!(
+        w.wakes(99),
+        0,
+        "waiter 99 left the drain when it was polled"
+    );
     assert!(w.poll(99).is_ready());
-    assert_eq!(newcomer_inner.wakes.load(Ordering::SeqCst), 0);
+    assert_eq!(newcomer_inner.wakes(), 0);
     assert!(!C.is_done());
     assert_eq!(
         format!("{C:?}"),
         "Completion { count: 0, completed_all: false, waiters: true }"
     );
     C.complete();
-    assert_eq!(newcomer_inner.wakes.load(Ordering::SeqCst), 1);
+    assert_eq!(newcomer_inner.wakes(), 1);
     let mut newcomer = newcomer.lock().unwrap().take().unwrap();
     let poll = newcomer.as_mut().poll(&mut Context::from_waker(
         &futures::task::noop_waker_ref().clone(),
@@ -188,8 +168,11 @@ fn reinit_between_batches_keeps_the_release() {
 fn panicking_waker_in_complete_all_leaves_everyone_released() {
     static C: Completion = Completion::new();
     let w = Waiters::queue(&C, 70, &[3]);
-    let result = catch_unwind(AssertUnwindSafe(|| C.complete_all()));
-    assert!(result.is_err(), "the waker's panic propagates");
+    let message = expect_panic(|| C.complete_all());
+    assert_eq!(
+        message, "this test waker panics when woken",
+        "the waker's panic propagates"
+    );
     for i in 0..=3 {
         assert_eq!(w.wakes(i), 1, "waiter {i} was woken before the panic");
     }
@@ -201,11 +184,11 @@ fn panicking_waker_in_complete_all_leaves_everyone_released() {
     }
     // Still consistent and usable.
     C.reinit();
-    let (inner, waker) = test_waker(false);
+    let (inner, waker) = counting_waker();
     let (mut wait, poll) = poll_new(&C, &waker);
     assert!(poll.is_pending());
     C.complete();
-    assert_eq!(inner.wakes.load(Ordering::SeqCst), 1);
+    assert_eq!(inner.wakes(), 1);
     assert!(wait
         .as_mut()
         .poll(&mut Context::from_waker(&waker))

@@ -1,4 +1,4 @@
-//! The completion guards of issue 16 (SPEC §2): `complete_on_drop`, `complete_all_on_drop`
+//! The completion guards of issue 16 (method docs of `Completion::complete_on_drop`): `complete_on_drop`, `complete_all_on_drop`
 //! and their owned forms, the kernel's `complete_and_exit()`.
 //!
 //! Every exit path is covered: a normal return, an early `?` return, a panic unwinding
@@ -13,7 +13,6 @@ mod common;
 
 use std::fmt;
 use std::num::ParseIntError;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
 use std::sync::Mutex;
 use std::task::Poll;
@@ -25,23 +24,7 @@ use async_completion::{CompleteAllOnDrop, CompleteOnDrop, Completion, SpinLock};
 #[cfg(feature = "alloc")]
 use async_completion::{OwnedCompleteAllOnDrop, OwnedCompleteOnDrop};
 
-use common::{block_on, counting_waker, poll_once};
-
-/// The `Debug` snapshot of a completion's state.
-fn snapshot<L: async_completion::Lock>(c: &Completion<L>) -> String {
-    format!("{c:?}")
-}
-
-/// The snapshot `Completion { count, completed_all, waiters }` expected.
-fn state(count: u32, completed_all: bool, waiters: bool) -> String {
-    format!("Completion {{ count: {count}, completed_all: {completed_all}, waiters: {waiters} }}")
-}
-
-/// Runs `f`, which must panic, and catches the panic.
-fn expect_panic<R>(f: impl FnOnce() -> R) {
-    let result = catch_unwind(AssertUnwindSafe(f));
-    assert!(result.is_err(), "expected a panic");
-}
+use common::{block_on, counting_waker, expect_panic, poll_once, snapshot, state};
 
 // ---------------------------------------------------------------------------------------
 // complete_on_drop: every exit path posts exactly one completion

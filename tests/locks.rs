@@ -159,8 +159,8 @@ mod embassy {
         }
     }
 
-    /// SPEC §5: a re-poll of a queued wait with the same waker takes no lock; with another
-    /// waker it locks once.
+    /// Crate docs, "Semantics" ("A wait holds its place"): a re-poll of a queued wait with the same waker takes no lock; with
+    /// another waker it locks once.
     ///
     /// Not under Miri, which gives each use of a `RawWakerVTable` constant an address of
     /// its own (as `Waker::will_wake`'s docs allow): a clone of the same waker then
@@ -189,7 +189,8 @@ mod embassy {
         assert!(poll_once(w.as_mut(), &other).is_ready());
     }
 
-    /// SPEC §5: the lock-free paths take no lock: banked `complete()` / `complete_n()`,
+    /// Method docs of `complete`, `try_wait`, `is_done` and `reinit` ("lock-free", "one
+    /// atomic compare-and-swap"): the lock-free paths take no lock: banked `complete()` / `complete_n()`,
     /// `complete_all()` and `complete_waiters()` with nobody queued, `try_wait`, `is_done`,
     /// `reinit`, and a first poll that finds a completion banked.
     #[test]
@@ -220,7 +221,8 @@ mod embassy {
         assert_eq!(locks(), before, "no lock taken");
     }
 
-    /// SPEC §5: `wait_or` / `wait_timeout` whose other future is ready at once never queue:
+    /// Method docs of `Completion::wait_or` ("an `other` that is ready at once costs no
+    /// lock and no queueing"): `wait_or` / `wait_timeout` whose other future is ready at once never queue:
     /// no lock, no waker clone, and the result is the other future's (nothing banked).
     #[test]
     fn a_race_whose_other_future_is_ready_at_once_never_queues() {

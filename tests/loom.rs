@@ -93,7 +93,9 @@ fn spawn<T: 'static>(f: impl FnOnce() -> T + 'static) -> thread::JoinHandle<T> {
     handle
 }
 
-/// A waker that counts its wakes (the count is a loom atomic).
+/// A waker that counts its wakes. Not the test kit's (`tests/common`) counting waker: the
+/// count is a loom atomic, so that loom explores the interleavings of a wake with the
+/// test's reads of the count.
 struct Counter {
     wakes: AtomicUsize,
 }
@@ -400,8 +402,8 @@ fn repoll_with_new_waker_racing_complete() {
     });
 }
 
-/// A queued waiter re-polled with the waker it queued with (from Rust 1.83 a lock-free
-/// re-poll: two loads, `Pending`) while `complete()` takes it out of the queue: whichever
+/// A queued waiter re-polled with the waker it queued with (a lock-free re-poll:
+/// a few loads, `Pending`) while `complete()` takes it out of the queue: whichever
 /// way they interleave, the waker is woken exactly once and the next poll is `Ready`.
 #[test]
 fn repoll_with_same_waker_racing_complete() {
@@ -859,7 +861,7 @@ fn writes_before_complete_are_visible_through_a_pass_on() {
 }
 
 // ---------------------------------------------------------------------------------------
-// 9. Visibility on every call (SPEC §1, memory ordering): also a `complete()` at
+// 9. Visibility on every call (crate docs, "Semantics": "Memory ordering"): also a `complete()` at
 //    saturation, a `complete()` after `complete_all()`, and a second `complete_all()`,
 //    none of which changes the state word, must still publish what was written before it
 //    to the waits that read the state after it.
@@ -919,7 +921,7 @@ fn writes_before_a_saturated_complete_n_are_visible_after_try_wait() {
 // which always reads the latest write: the two models above fail without the `Release`.
 
 // ---------------------------------------------------------------------------------------
-// 10. The timeout tie (SPEC §3) and the pulse, racing completions.
+// 10. The timeout tie (method docs of `Completion::wait_timeout`) and the pulse, racing completions.
 
 /// A timed wait queues, and its timer fires while `complete()` runs on another thread:
 /// whichever way they interleave, the completion is consumed exactly once (`Ok(())`) or

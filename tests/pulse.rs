@@ -1,5 +1,5 @@
 //! `complete_waiters()` (a pulse, `Notify::notify_waiters`) and `enable()` on `Wait` and
-//! `OwnedWait` (`Notified::enable`), issue 16 / SPEC §2.
+//! `OwnedWait` (`Notified::enable`), issue 16 (method docs of `Completion::complete_waiters` and `Wait::enable`).
 //!
 //! A pulse hands one completion to every wait queued or enabled at that moment and wakes
 //! each exactly once; it banks nothing and leaves the count and the sticky flag as they
@@ -21,15 +21,7 @@ use std::time::Duration;
 use async_completion::{Completion, Wait};
 use futures::future::FusedFuture;
 
-use common::{block_on, counting_waker, hook_waker, poll_once, TestWaker};
-
-fn snapshot<L: async_completion::Lock>(c: &Completion<L>) -> String {
-    format!("{c:?}")
-}
-
-fn state(count: u32, completed_all: bool, waiters: bool) -> String {
-    format!("Completion {{ count: {count}, completed_all: {completed_all}, waiters: {waiters} }}")
-}
+use common::{block_on, counting_waker, hook_waker, poll_once, snapshot, state, TestWaker};
 
 /// `n` boxed waits on `c`, each polled once (queued, in order) with a counting waker.
 #[allow(clippy::type_complexity)]
@@ -653,7 +645,7 @@ fn a_wait_enabled_on_a_banked_completion_fires_in_futures_select() {
 
 /// Dropping an enabled wait that holds a completion (its next poll would be `Ready`) must
 /// not lose it, whichever way it got it: handed (passed on, tested below) or taken from
-/// the bank by `enable()` itself (SPEC §1: every `complete()` is consumed by exactly one
+/// the bank by `enable()` itself (crate docs, "Cancel safety": every `complete()` is consumed by exactly one
 /// `Ready` wait or `true` `try_wait`, or stays banked).
 #[test]
 fn dropping_a_wait_whose_enable_took_a_banked_completion_gives_it_back() {

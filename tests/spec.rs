@@ -1,12 +1,10 @@
-//! Deterministic behavioural tests of the contract (SPEC §1): every future is polled by
+//! Deterministic behavioural tests of the contract (crate docs, "Semantics" and "Cancel safety"): every future is polled by
 //! hand with counting wakers, so FIFO order, wake counts and hand-offs are exact.
 
 mod common;
 
 use core::pin::pin;
 use std::future::Future;
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Waker;
@@ -14,40 +12,10 @@ use std::task::Waker;
 use async_completion::{Completion, Wait};
 use futures_core::FusedFuture;
 
-use common::{block_on, counting_waker, hook_waker, panicking_waker, poll_once, TestWaker};
-
-/// `format!("{c:?}")`.
-fn debug(c: &Completion) -> String {
-    format!("{c:?}")
-}
-
-/// The documented `Debug` output for a state.
-fn state(count: u32, completed_all: bool, waiters: bool) -> String {
-    format!("Completion {{ count: {count}, completed_all: {completed_all}, waiters: {waiters} }}")
-}
-
-/// `n` boxed waits on `c`, each polled once in order (so queued in that order if nothing
-/// is banked), with their own counting wakers.
-#[allow(clippy::type_complexity)]
-fn queue_waits(
-    c: &Completion,
-    n: usize,
-) -> (Vec<Pin<Box<Wait<'_>>>>, Vec<(Arc<TestWaker>, Waker)>) {
-    let wakers: Vec<_> = (0..n).map(|_| counting_waker()).collect();
-    let waits = wakers
-        .iter()
-        .map(|(_, waker)| {
-            let mut wait = Box::pin(c.wait());
-            assert!(poll_once(wait.as_mut(), waker).is_pending());
-            wait
-        })
-        .collect();
-    (waits, wakers)
-}
-
-fn wakes(wakers: &[(Arc<TestWaker>, Waker)]) -> Vec<usize> {
-    wakers.iter().map(|(k, _)| k.wakes()).collect()
-}
+use common::{
+    block_on, counting_waker, expect_panic, hook_waker, panicking_waker, poll_once, queue_waits,
+    snapshot, state, wakes,
+};
 
 // ---------------------------------------------------------------------------------------
 // new, Default, Debug, static, auto traits, sizes
@@ -58,7 +26,7 @@ fn new_is_not_done() {
     let c = Completion::new();
     assert!(!c.is_done());
     assert!(!c.try_wait());
-    assert_eq!(debug(&c), state(0, false, false));
+    assert_eq!(snapshot(&c), state(0, false, false));
     let mut w = pin!(c.wait());
     let (k, waker) = counting_waker();
     assert!(poll_once(w.as_mut(), &waker).is_pending());
@@ -68,7 +36,7 @@ fn new_is_not_done() {
 #[test]
 fn default_is_new() {
     let c = Completion::default();
-    assert_eq!(debug(&c), debug(&Completion::new()));
+    assert_eq!(snapshot(&c), snapshot(&Completion::new()));
     assert!(!c.is_done());
     c.complete();
     assert!(c.try_wait());
@@ -90,19 +58,19 @@ fn usable_as_a_static() {
     STATIC.complete();
     waiter.join().unwrap();
     assert!(!STATIC.try_wait());
-    assert_eq!(debug(&STATIC), state(0, false, false));
+    assert_eq!(snapshot(&STATIC), state(0, false, false));
 }
 
 #[test]
 fn debug_format_shows_the_state() {
     let c = Completion::new();
-    assert_eq!(debug(&c), state(0, false, false));
+    assert_eq!(snapshot(&c), state(0, false, false));
     c.complete();
     c.complete();
     c.complete();
-    assert_eq!(debug(&c), state(3, false, false));
+    assert_eq!(snapshot(&c), state(3, false, false));
     assert_eq!(
-        debug(&c),
+        snapshot(&c),
         "Completion { count: 3, completed_all: false, waiters: false }"
     );
     while c.try_wait() {}
@@ -110,13 +78,17 @@ fn debug_format_shows_the_state() {
         let mut w = pin!(c.wait());
         let (_, waker) = counting_waker();
         assert!(poll_once(w.as_mut(), &waker).is_pending());
-        assert_eq!(debug(&c), state(0, false, true));
+        assert_eq!(snapshot(&c), state(0, false, true));
     }
-    assert_eq!(debug(&c), state(0, false, false), "a dropped waiter left");
+    assert_eq!(
+        snapshot(&c),
+        state(0, false, false),
+        "a dropped waiter left"
+    );
     c.complete_all();
-    assert_eq!(debug(&c), state(0, true, false));
+    assert_eq!(snapshot(&c), state(0, true, false));
     c.reinit();
-    assert_eq!(debug(&c), state(0, false, false));
+    assert_eq!(snapshot(&c), state(0, false, false));
 }
 
 fn assert_send<T: Send>() {}
@@ -170,7 +142,7 @@ fn complete_serves_waiters_in_fifo_order_waking_only_the_served_one() {
     assert!(poll_once(a.as_mut(), &wa).is_pending());
     assert!(poll_once(b.as_mut(), &wb).is_pending());
     assert!(poll_once(cc.as_mut(), &wc).is_pending());
-    assert_eq!(debug(&c), state(0, false, true));
+    assert_eq!(snapshot(&c), state(0, false, true));
 
     c.complete();
     assert_eq!((ka.wakes(), kb.wakes(), kc.wakes()), (1, 0, 0));
@@ -188,7 +160,7 @@ fn complete_serves_waiters_in_fifo_order_waking_only_the_served_one() {
     assert_eq!((ka.wakes(), kb.wakes(), kc.wakes()), (1, 1, 1));
     assert!(poll_once(cc.as_mut(), &wc).is_ready());
 
-    assert_eq!(debug(&c), state(0, false, false));
+    assert_eq!(snapshot(&c), state(0, false, false));
     assert!(!c.try_wait());
     assert_eq!((ka.wakes(), kb.wakes(), kc.wakes()), (1, 1, 1));
 }
@@ -201,7 +173,7 @@ fn complete_hands_off_even_before_the_served_waiters_are_repolled() {
     c.complete();
     c.complete();
     assert_eq!(wakes(&wakers), [1, 1, 1]);
-    assert_eq!(debug(&c), state(0, false, false), "nothing banked");
+    assert_eq!(snapshot(&c), state(0, false, false), "nothing banked");
     // Polled in reverse order: each still has its own completion.
     for (wait, (_, waker)) in waits.iter_mut().zip(&wakers).rev() {
         assert!(poll_once(wait.as_mut(), waker).is_ready());
@@ -221,7 +193,7 @@ fn handed_completion_cannot_be_taken_by_anyone_else() {
     // Before A is polled again the completion belongs to A.
     assert!(!c.try_wait());
     assert!(!c.is_done());
-    assert!(debug(&c).contains("count: 0"));
+    assert!(snapshot(&c).contains("count: 0"));
     let (kd, wd) = counting_waker();
     let mut d = pin!(c.wait());
     assert!(poll_once(d.as_mut(), &wd).is_pending());
@@ -247,20 +219,20 @@ fn handed_completion_cannot_be_taken_by_anyone_else() {
 fn complete_n_serves_the_oldest_n_and_banks_the_rest() {
     let c = Completion::new();
     c.complete_n(0);
-    assert_eq!(debug(&c), state(0, false, false));
+    assert_eq!(snapshot(&c), state(0, false, false));
 
     let (mut waits, wakers) = queue_waits(&c, 5);
     c.complete_n(3);
     assert_eq!(wakes(&wakers), [1, 1, 1, 0, 0]);
     assert!(!c.try_wait());
-    assert_eq!(debug(&c), state(0, false, true));
+    assert_eq!(snapshot(&c), state(0, false, true));
     for (wait, (_, waker)) in waits.iter_mut().zip(&wakers).skip(3) {
         assert!(poll_once(wait.as_mut(), waker).is_pending());
     }
 
     c.complete_n(4);
     assert_eq!(wakes(&wakers), [1, 1, 1, 1, 1]);
-    assert_eq!(debug(&c), state(2, false, false));
+    assert_eq!(snapshot(&c), state(2, false, false));
     for (wait, (_, waker)) in waits.iter_mut().zip(&wakers) {
         assert!(poll_once(wait.as_mut(), waker).is_ready());
     }
@@ -274,7 +246,7 @@ fn complete_n_serves_the_oldest_n_and_banks_the_rest() {
 fn complete_n_with_nobody_waiting_banks_n() {
     let c = Completion::new();
     c.complete_n(4);
-    assert_eq!(debug(&c), state(4, false, false));
+    assert_eq!(snapshot(&c), state(4, false, false));
     let (_, waker) = counting_waker();
     for _ in 0..4 {
         let mut w = pin!(c.wait());
@@ -294,7 +266,7 @@ fn counted_completes_release_exactly_that_many_waits() {
     c.complete();
     c.complete();
     c.complete();
-    assert_eq!(debug(&c), state(3, false, false));
+    assert_eq!(snapshot(&c), state(3, false, false));
     assert!(c.is_done());
     let (k, waker) = counting_waker();
     let mut w1 = pin!(c.wait());
@@ -320,29 +292,35 @@ fn count_saturates_at_max_count_and_never_becomes_complete_all() {
 
     let c = Completion::new();
     c.complete_n(<Completion>::MAX_COUNT);
-    assert_eq!(debug(&c), saturated);
+    assert_eq!(snapshot(&c), saturated);
     c.complete();
-    assert_eq!(debug(&c), saturated);
+    assert_eq!(snapshot(&c), saturated);
     assert_eq!(
-        debug(&c),
+        snapshot(&c),
         "Completion { count: 4294967293, completed_all: false, waiters: false }"
     );
     c.complete_n(10);
-    assert_eq!(debug(&c), saturated);
+    assert_eq!(snapshot(&c), saturated);
     c.complete_n(u32::MAX);
-    assert_eq!(debug(&c), saturated);
+    assert_eq!(snapshot(&c), saturated);
 
     // Still an ordinary count: each take consumes one.
     assert!(c.try_wait());
-    assert_eq!(debug(&c), state(<Completion>::MAX_COUNT - 1, false, false));
+    assert_eq!(
+        snapshot(&c),
+        state(<Completion>::MAX_COUNT - 1, false, false)
+    );
     let (_, waker) = counting_waker();
     let mut w = pin!(c.wait());
     assert!(poll_once(w.as_mut(), &waker).is_ready());
-    assert_eq!(debug(&c), state(<Completion>::MAX_COUNT - 2, false, false));
+    assert_eq!(
+        snapshot(&c),
+        state(<Completion>::MAX_COUNT - 2, false, false)
+    );
     c.complete();
     c.complete();
     c.complete();
-    assert_eq!(debug(&c), saturated);
+    assert_eq!(snapshot(&c), saturated);
 
     // Never sticky: reinit clears it, and then nothing is done.
     c.reinit();
@@ -358,7 +336,7 @@ fn count_saturates_at_max_count_and_never_becomes_complete_all() {
 fn complete_all_releases_100_queued_waiters_once_and_is_sticky() {
     let c = Completion::new();
     let (mut waits, wakers) = queue_waits(&c, 100);
-    assert_eq!(debug(&c), state(0, false, true));
+    assert_eq!(snapshot(&c), state(0, false, true));
 
     c.complete_all();
     assert!(
@@ -366,7 +344,7 @@ fn complete_all_releases_100_queued_waiters_once_and_is_sticky() {
         "{:?}",
         wakes(&wakers)
     );
-    assert_eq!(debug(&c), state(0, true, false));
+    assert_eq!(snapshot(&c), state(0, true, false));
     for (wait, (_, waker)) in waits.iter_mut().zip(&wakers) {
         assert!(poll_once(wait.as_mut(), waker).is_ready());
     }
@@ -386,7 +364,7 @@ fn complete_all_releases_100_queued_waiters_once_and_is_sticky() {
     // complete() changes nothing.
     c.complete();
     c.complete_n(3);
-    assert_eq!(debug(&c), state(0, true, false));
+    assert_eq!(snapshot(&c), state(0, true, false));
     assert!(wakes(&wakers).iter().all(|&n| n == 1));
     c.reinit();
     assert!(
@@ -402,7 +380,7 @@ fn complete_all_is_idempotent() {
     c.complete_all();
     c.complete_all();
     assert_eq!(wakes(&wakers), [1, 1, 1]);
-    assert_eq!(debug(&c), state(0, true, false));
+    assert_eq!(snapshot(&c), state(0, true, false));
     for (wait, (_, waker)) in waits.iter_mut().zip(&wakers) {
         assert!(poll_once(wait.as_mut(), waker).is_ready());
     }
@@ -416,7 +394,7 @@ fn complete_all_with_a_banked_count_is_sticky() {
     let c = Completion::new();
     c.complete_n(2);
     c.complete_all();
-    assert_eq!(debug(&c), state(0, true, false));
+    assert_eq!(snapshot(&c), state(0, true, false));
     for _ in 0..4 {
         assert!(c.try_wait());
     }
@@ -525,12 +503,16 @@ fn poll_after_ready_is_ready_and_consumes_nothing() {
     for _ in 0..3 {
         assert!(poll_once(w.as_mut(), &waker).is_ready());
     }
-    assert_eq!(debug(&c), state(1, false, false), "only one was consumed");
+    assert_eq!(
+        snapshot(&c),
+        state(1, false, false),
+        "only one was consumed"
+    );
     assert!(c.try_wait());
     assert!(!c.try_wait());
     // Nothing banked: still Ready, does not queue.
     assert!(poll_once(w.as_mut(), &waker).is_ready());
-    assert_eq!(debug(&c), state(0, false, false));
+    assert_eq!(snapshot(&c), state(0, false, false));
     assert!(w.is_terminated());
 }
 
@@ -548,7 +530,7 @@ fn handed_wait_terminates_only_when_it_returns_ready() {
     assert!(poll_once(a.as_mut(), &waker).is_ready());
     // The finished wait is not queued: the next complete() is banked.
     c.complete();
-    assert_eq!(debug(&c), state(1, false, false));
+    assert_eq!(snapshot(&c), state(1, false, false));
     // Dropping a finished wait passes nothing on.
     drop(a);
     assert!(c.try_wait());
@@ -584,7 +566,7 @@ fn dropping_a_queued_wait_just_leaves_the_queue() {
     let a_wait = waits.remove(0);
     drop(a_wait);
     assert_eq!(wakes(&wakers), [0, 0, 0]);
-    assert_eq!(debug(&c), state(0, false, true), "B is still queued");
+    assert_eq!(snapshot(&c), state(0, false, true), "B is still queued");
 
     c.complete();
     assert_eq!(wakes(&wakers), [0, 1, 0], "the completion went to B");
@@ -614,7 +596,7 @@ fn dropping_a_handed_wait_passes_the_completion_to_the_next_waiter() {
     c.complete();
     assert_eq!(wakes(&wakers), [1, 1, 1]);
     drop(waits.remove(1));
-    assert_eq!(debug(&c), state(1, false, false));
+    assert_eq!(snapshot(&c), state(1, false, false));
     assert!(c.try_wait());
     assert!(!c.try_wait());
 }
@@ -650,7 +632,7 @@ fn dropping_a_handed_wait_with_nobody_queued_banks_the_completion() {
     drop(a);
     assert_eq!(ka.wakes(), 1);
     assert!(c.is_done());
-    assert_eq!(debug(&c), state(1, false, false));
+    assert_eq!(snapshot(&c), state(1, false, false));
     assert!(c.try_wait());
     assert!(!c.try_wait());
 }
@@ -664,7 +646,7 @@ fn dropping_a_handed_wait_skips_waiters_that_were_already_served() {
     // A's completion cannot go to B (B already has one): it is banked.
     drop(waits.remove(0));
     assert_eq!(wakes(&wakers), [1, 1]);
-    assert_eq!(debug(&c), state(1, false, false));
+    assert_eq!(snapshot(&c), state(1, false, false));
     assert!(poll_once(waits[0].as_mut(), &wakers[1].1).is_ready());
     assert!(c.try_wait());
     assert!(!c.try_wait());
@@ -678,7 +660,11 @@ fn dropping_a_handed_wait_skips_waiters_that_were_already_served() {
 fn try_wait_takes_one_banked_completion_and_never_queues() {
     let c = Completion::new();
     assert!(!c.try_wait());
-    assert_eq!(debug(&c), state(0, false, false), "try_wait did not queue");
+    assert_eq!(
+        snapshot(&c),
+        state(0, false, false),
+        "try_wait did not queue"
+    );
     c.complete();
     assert!(c.is_done());
     assert!(c.is_done(), "is_done consumes nothing");
@@ -687,7 +673,7 @@ fn try_wait_takes_one_banked_completion_and_never_queues() {
     assert!(!c.try_wait());
     // A failed try_wait does not stand in the queue: complete() banks.
     c.complete();
-    assert_eq!(debug(&c), state(1, false, false));
+    assert_eq!(snapshot(&c), state(1, false, false));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -699,7 +685,7 @@ fn reinit_clears_the_count() {
     let c = Completion::new();
     c.complete_n(5);
     c.reinit();
-    assert_eq!(debug(&c), state(0, false, false));
+    assert_eq!(snapshot(&c), state(0, false, false));
     assert!(!c.is_done());
     assert!(!c.try_wait());
     let (_, waker) = counting_waker();
@@ -712,7 +698,7 @@ fn reinit_clears_the_complete_all_flag() {
     let c = Completion::new();
     c.complete_all();
     c.reinit();
-    assert_eq!(debug(&c), state(0, false, false));
+    assert_eq!(snapshot(&c), state(0, false, false));
     assert!(!c.try_wait());
     let (k, waker) = counting_waker();
     let mut w = pin!(c.wait());
@@ -816,7 +802,7 @@ fn waker_calling_try_wait_is_done_and_polling_a_wait_does_not_deadlock() {
         "inside the wake the completion already belongs to A"
     );
     assert!(poll_once(a.as_mut(), &wa).is_ready());
-    assert_eq!(debug(&c), state(0, false, false));
+    assert_eq!(snapshot(&c), state(0, false, false));
     c.complete();
     assert!(
         c.try_wait(),
@@ -846,7 +832,7 @@ fn waker_calling_complete_all_releases_everyone() {
     for (wait, (_, waker)) in waits.iter_mut().zip(&wakers) {
         assert!(poll_once(wait.as_mut(), waker).is_ready());
     }
-    assert_eq!(debug(&c), state(0, true, false));
+    assert_eq!(snapshot(&c), state(0, true, false));
 }
 
 #[test]
@@ -882,7 +868,7 @@ fn waker_reentering_during_complete_all() {
     for (wait, (_, waker)) in waits.iter_mut().zip(&wakers) {
         assert!(poll_once(wait.as_mut(), waker).is_ready());
     }
-    assert_eq!(debug(&c), state(0, true, false));
+    assert_eq!(snapshot(&c), state(0, true, false));
     c.reinit();
     assert!(!c.try_wait(), "the nested complete() banked nothing");
 }
@@ -902,14 +888,17 @@ fn panicking_waker_in_complete_leaves_the_completion_usable() {
     assert!(poll_once(a.as_mut(), &wp).is_pending());
     assert!(poll_once(b.as_mut(), &wb).is_pending());
 
-    let result = catch_unwind(AssertUnwindSafe(|| c.complete()));
-    assert!(result.is_err(), "the waker's panic propagates");
+    let message = expect_panic(|| c.complete());
+    assert_eq!(
+        message, "this test waker panics when woken",
+        "the waker's panic propagates"
+    );
     assert_eq!(kp.wakes(), 1);
     assert_eq!(kb.wakes(), 0);
     // The hand-off happened before the wake.
     assert!(poll_once(a.as_mut(), &plain).is_ready());
     assert!(!c.try_wait());
-    assert_eq!(debug(&c), state(0, false, true), "B is still queued");
+    assert_eq!(snapshot(&c), state(0, false, true), "B is still queued");
 
     c.complete();
     assert_eq!(kb.wakes(), 1);
@@ -919,7 +908,7 @@ fn panicking_waker_in_complete_leaves_the_completion_usable() {
     assert!(!c.try_wait());
     c.complete_all();
     assert!(c.try_wait());
-    assert_eq!(debug(&c), state(0, true, false));
+    assert_eq!(snapshot(&c), state(0, true, false));
 }
 
 #[test]
@@ -931,8 +920,11 @@ fn panicking_waker_in_complete_n_loses_no_completion() {
     assert!(poll_once(a.as_mut(), &wp).is_pending());
     let (mut waits, wakers) = queue_waits(&c, 2);
 
-    let result = catch_unwind(AssertUnwindSafe(|| c.complete_n(2)));
-    assert!(result.is_err(), "the waker's panic propagates");
+    let message = expect_panic(|| c.complete_n(2));
+    assert_eq!(
+        message, "this test waker panics when woken",
+        "the waker's panic propagates"
+    );
     assert_eq!(kp.wakes(), 1);
     assert!(poll_once(a.as_mut(), &plain).is_ready());
     // The second completion was handed to B, and B woken, despite A's panic; C untouched.
@@ -953,7 +945,7 @@ fn panicking_waker_in_complete_n_loses_no_completion() {
     c.complete();
     assert_eq!(wakers[1].0.wakes(), 1);
     assert!(poll_once(waits[1].as_mut(), &wakers[1].1).is_ready());
-    assert_eq!(debug(&c), state(0, false, false));
+    assert_eq!(snapshot(&c), state(0, false, false));
 }
 
 #[test]
@@ -966,15 +958,18 @@ fn panicking_waker_in_complete_all_still_releases_every_waiter() {
     assert!(poll_once(p.as_mut(), &wp).is_pending());
     let (mut after, after_wakers) = queue_waits(&c, 60);
 
-    let result = catch_unwind(AssertUnwindSafe(|| c.complete_all()));
-    assert!(result.is_err(), "the waker's panic propagates");
+    let message = expect_panic(|| c.complete_all());
+    assert_eq!(
+        message, "this test waker panics when woken",
+        "the waker's panic propagates"
+    );
     assert_eq!(kp.wakes(), 1);
     assert!(wakes(&before_wakers).iter().all(|&n| n == 1));
     assert!(
         wakes(&after_wakers).iter().all(|&n| n == 1),
         "every waiter after the panicking one is still woken, in every batch"
     );
-    assert_eq!(debug(&c), state(0, true, false));
+    assert_eq!(snapshot(&c), state(0, true, false));
 
     // Every waiter of that call is released.
     assert!(poll_once(p.as_mut(), &plain).is_ready());
@@ -1104,19 +1099,19 @@ fn a_completion_arriving_before_the_lock_is_taken_not_queued() {
 
     // One completion in the window: this wait consumes it; nothing is banked, nobody queued.
     assert_eq!(poll_with(1), (true, true));
-    assert_eq!(debug(&WINDOW), state(0, false, false));
+    assert_eq!(snapshot(&WINDOW), state(0, false, false));
 
     // Two: one consumed, one left banked.
     assert_eq!(poll_with(3), (true, true));
-    assert_eq!(debug(&WINDOW), state(1, false, false));
+    assert_eq!(snapshot(&WINDOW), state(1, false, false));
     assert!(WINDOW.try_wait());
 
     // Nothing in the window: the wait queues (and leaves the queue when dropped).
     assert_eq!(poll_with(0), (false, false));
-    assert_eq!(debug(&WINDOW), state(0, false, false));
+    assert_eq!(snapshot(&WINDOW), state(0, false, false));
 
     // `complete_all` in the window: ready, and the state stays completed for all.
     assert_eq!(poll_with(2), (true, true));
-    assert_eq!(debug(&WINDOW), state(0, true, false));
+    assert_eq!(snapshot(&WINDOW), state(0, true, false));
     WINDOW.reinit();
 }

@@ -1,4 +1,4 @@
-//! Timed and raced waits (SPEC §3): `wait_or`, `wait_timeout`, the `Timer` trait, the
+//! Timed and raced waits (method docs of `Completion::wait_or` and `wait_timeout`): `wait_or`, `wait_timeout`, the `Timer` trait, the
 //! `TimedOut` error and the three adapters.
 //!
 //! The tokio tests run on tokio's paused clock, so instants are exact and nothing depends

@@ -13,6 +13,7 @@
 //!
 //! Every injected panic has an [`Injected`] payload, so tests can tell it from a panic of
 //! the crate itself, and [`quiet_injected_panics`] keeps them off stderr.
+#![allow(dead_code)]
 
 use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -23,8 +24,12 @@ use std::task::{RawWaker, RawWakerVTable, Waker};
 /// Where an injected fault happens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Site {
-    /// A [`FaultLock`] acquisition (before the closure runs).
+    /// A [`FaultLock`] acquisition, panicking before the closure runs.
     Lock,
+    /// A [`FaultLock`] acquisition, panicking after the closure ran (its effect stands).
+    /// Counted with [`Site::Lock`] (one count of acquisitions); the panic's payload is
+    /// `Injected(Site::Lock)`.
+    LockAfter,
     /// A waker `clone` made by the crate.
     Clone,
     /// A waker `wake`/`wake_by_ref`.
@@ -103,23 +108,31 @@ pub struct Acquisition {
 }
 
 impl Acquisition {
-    /// Whether a panic of the lock here must abort the process (SPEC §1 "Faults"): inside
-    /// the drop of a queued or handed wait, or while unwinding (a second panic).
+    /// Whether a panic of the lock here (before or after its closure) must abort the
+    /// process (crate docs, "Which lock, and interrupt safety": a queued wait being
+    /// dropped cannot unwind): inside the drop of a queued or handed wait, or while
+    /// unwinding (a second panic).
     pub fn must_abort(&self) -> bool {
         self.unwinding || matches!(self.phase, Phase::DropQueued | Phase::DropHanded)
     }
 
-    /// Whether the crate names the cause on stderr (`async-completion: the lock panicked
-    /// while ...`): the drop of a queued or handed wait, and the release of a
-    /// `complete_all`/`complete_waiters` drain during unwinding. Other aborts (a second
-    /// panic elsewhere) are the runtime's.
-    pub fn names_cause(&self) -> bool {
-        matches!(self.phase, Phase::DropQueued | Phase::DropHanded)
-            || (self.unwinding
-                && matches!(
-                    self.phase,
-                    Phase::Other("complete_all") | Phase::Other("complete_waiters")
-                ))
+    /// The cause the crate names on stderr when it aborts for a lock panic here
+    /// (`async-completion: the lock panicked while {cause}`): the drop of a queued wait,
+    /// of a handed one (passing its completion on), and the release of a `complete_all`
+    /// or `complete_waiters` drain during unwinding. `None` for the other aborts (a second
+    /// panic elsewhere: the runtime's).
+    pub fn expected_cause(&self) -> Option<&'static str> {
+        match self.phase {
+            Phase::DropQueued => Some("a queued wait was being dropped"),
+            Phase::DropHanded => Some("a dropped wait was passing on its completion"),
+            Phase::Other("complete_all") if self.unwinding => {
+                Some("complete_all() was releasing waiters")
+            }
+            Phase::Other("complete_waiters") if self.unwinding => {
+                Some("complete_waiters() was releasing waiters")
+            }
+            _ => None,
+        }
     }
 }
 
@@ -137,7 +150,7 @@ struct Plan {
 
 fn index(site: Site) -> usize {
     match site {
-        Site::Lock => 0,
+        Site::Lock | Site::LockAfter => 0,
         Site::Clone => 1,
         Site::Wake => 2,
         Site::Drop => 3,
@@ -207,13 +220,14 @@ pub fn in_phase<R>(phase: Phase, f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// Counts one operation of `site` if armed; panics if it is the one to fail.
-fn step(site: Site) {
-    let fail = PLAN
+/// Counts one operation of `site` if armed; panics if it is the one to fail. For a lock
+/// acquisition, returns whether it must panic after its closure instead.
+fn step(site: Site) -> bool {
+    let (before, after) = PLAN
         .try_with(|p| {
             let mut p = p.borrow_mut();
             if !p.armed {
-                return false;
+                return (false, false);
             }
             let i = index(site);
             p.counts[i] += 1;
@@ -228,16 +242,21 @@ fn step(site: Site) {
                     unwinding: std::thread::panicking(),
                 });
             }
-            let fail = p.fail == Some((site, n));
-            if fail {
+            let before = p.fail == Some((site, n));
+            let after = site == Site::Lock && p.fail == Some((Site::LockAfter, n));
+            if before {
                 p.fired = Some(site);
             }
-            fail
+            if after {
+                p.fired = Some(Site::LockAfter);
+            }
+            (before, after)
         })
-        .unwrap_or(false);
-    if fail {
+        .unwrap_or((false, false));
+    if before {
         inject(site);
     }
+    after
 }
 
 // ---------------------------------------------------------------------------------------
@@ -540,8 +559,9 @@ impl Drop for Gate {
 // The test lock (feature `embassy-sync`).
 
 /// An embassy `RawMutex` with real mutual exclusion (a spinlock) that counts its
-/// acquisitions on the plan of the calling thread and panics, before running the closure,
-/// on the armed one ([`arm`] with [`Site::Lock`]).
+/// acquisitions on the plan of the calling thread and panics on the armed one: before
+/// running the closure ([`arm`] with [`Site::Lock`]), or after it ran
+/// ([`Site::LockAfter`]: the closure's effect stands, then the lock panics).
 #[cfg(feature = "embassy-sync")]
 #[derive(Debug)]
 pub struct FaultLock(AtomicBool);
@@ -552,8 +572,15 @@ unsafe impl embassy_sync::blocking_mutex::raw::RawMutex for FaultLock {
     const INIT: Self = FaultLock(AtomicBool::new(false));
 
     fn lock<R>(&self, f: impl FnOnce() -> R) -> R {
-        step(Site::Lock);
-        spin_locked(&self.0, f)
+        let panic_after = step(Site::Lock);
+        let r = spin_locked(&self.0, f);
+        if panic_after {
+            // The closure's output is dropped during the unwinding, as with a real lock
+            // whose release panics.
+            let _output = r;
+            inject(Site::Lock);
+        }
+        r
     }
 }
 
@@ -603,58 +630,5 @@ unsafe impl embassy_sync::blocking_mutex::raw::RawMutex for ThreadModeLock {
             "ThreadModeLock can only be locked from thread mode."
         );
         spin_locked(&self.0, f)
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Child processes.
-
-/// The environment variable that makes a test body run its aborting case.
-pub const CHILD_ENV: &str = "ASYNC_COMPLETION_FAULT_CHILD";
-
-/// The value of [`CHILD_ENV`] when this process is a child run by [`run_child`].
-pub fn child_arg() -> Option<String> {
-    std::env::var(CHILD_ENV).ok()
-}
-
-/// How a child process ended.
-#[derive(Debug)]
-pub struct ChildEnd {
-    pub success: bool,
-    pub code: Option<i32>,
-    pub signal: Option<i32>,
-    pub stderr: String,
-}
-
-impl ChildEnd {
-    /// Asserts the child died of `SIGABRT` (on unix; elsewhere: not successfully).
-    pub fn assert_aborted(&self, what: &str) {
-        assert!(
-            !self.success && self.code.is_none(),
-            "{what}: the child was expected to abort, it ended with {self:?}"
-        );
-        if cfg!(unix) {
-            assert_eq!(self.signal, Some(6), "{what}: not SIGABRT: {self:?}");
-        }
-    }
-}
-
-/// Runs test `name` of this test executable alone, in a child process, with
-/// [`CHILD_ENV`] set to `arg`.
-pub fn run_child(name: &str, arg: &str) -> ChildEnd {
-    let out = std::process::Command::new(std::env::current_exe().expect("current_exe"))
-        .args(["--exact", name, "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, arg)
-        .output()
-        .expect("spawn the test executable");
-    #[cfg(unix)]
-    let signal = std::os::unix::process::ExitStatusExt::signal(&out.status);
-    #[cfg(not(unix))]
-    let signal = None;
-    ChildEnd {
-        success: out.status.success(),
-        code: out.status.code(),
-        signal,
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
