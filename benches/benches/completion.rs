@@ -27,6 +27,9 @@ use std::time::{Duration, Instant};
 use async_completion::Completion;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
+use ops::threads::{
+    contended_threads_run, ping_pong_threads_run, ParkingLotCondvar, StdCondvar, WAITERS,
+};
 use ops::{poll, EventCounter};
 
 /// Names of the benchmark ids (the rows of `BENCHMARKS.md`).
@@ -683,126 +686,8 @@ fn contended(c: &mut Criterion) {
 // OS threads
 // ---------------------------------------------------------------------------------------
 
-/// A counting signal used from OS threads: post one, block until one is taken.
-trait BlockingSignal: Send + Sync + 'static {
-    fn new() -> Self;
-    fn post(&self);
-    fn take_blocking(&self);
-}
-
-// `wait_blocking` needs the `std` feature; without it (`--no-default-features`, which
-// measures the spinlock build) the row is left out.
-#[cfg(feature = "std")]
-impl BlockingSignal for Completion {
-    fn new() -> Self {
-        Completion::new()
-    }
-    fn post(&self) {
-        self.complete();
-    }
-    fn take_blocking(&self) {
-        self.wait_blocking();
-    }
-}
-
-/// The textbook pair: a count under a `std::sync::Mutex`, and a `Condvar`.
-struct StdCondvar {
-    count: std::sync::Mutex<u32>,
-    cv: std::sync::Condvar,
-}
-
-impl BlockingSignal for StdCondvar {
-    fn new() -> Self {
-        Self {
-            count: std::sync::Mutex::new(0),
-            cv: std::sync::Condvar::new(),
-        }
-    }
-    fn post(&self) {
-        *self.count.lock().expect("lock") += 1;
-        self.cv.notify_one();
-    }
-    fn take_blocking(&self) {
-        let mut count = self.count.lock().expect("lock");
-        while *count == 0 {
-            count = self.cv.wait(count).expect("lock");
-        }
-        *count -= 1;
-    }
-}
-
-/// The same pair from `parking_lot`.
-struct ParkingLotCondvar {
-    count: parking_lot::Mutex<u32>,
-    cv: parking_lot::Condvar,
-}
-
-impl BlockingSignal for ParkingLotCondvar {
-    fn new() -> Self {
-        Self {
-            count: parking_lot::Mutex::new(0),
-            cv: parking_lot::Condvar::new(),
-        }
-    }
-    fn post(&self) {
-        *self.count.lock() += 1;
-        self.cv.notify_one();
-    }
-    fn take_blocking(&self) {
-        let mut count = self.count.lock();
-        while *count == 0 {
-            self.cv.wait(&mut count);
-        }
-        *count -= 1;
-    }
-}
-
-impl BlockingSignal for async_lock::Semaphore {
-    fn new() -> Self {
-        async_lock::Semaphore::new(0)
-    }
-    fn post(&self) {
-        self.add_permits(1);
-    }
-    fn take_blocking(&self) {
-        self.acquire_blocking().forget();
-    }
-}
-
-impl BlockingSignal for EventCounter {
-    fn new() -> Self {
-        EventCounter::new()
-    }
-    fn post(&self) {
-        self.complete();
-    }
-    fn take_blocking(&self) {
-        self.wait_blocking();
-    }
-}
-
-/// Two OS threads, `iters` round trips (the spawned thread's start-up is amortised).
-fn ping_pong_threads_run<S: BlockingSignal>(iters: u64) -> Duration {
-    let ping = Arc::new(S::new());
-    let pong = Arc::new(S::new());
-    let other = std::thread::spawn({
-        let (ping, pong) = (ping.clone(), pong.clone());
-        move || {
-            for _ in 0..iters {
-                ping.take_blocking();
-                pong.post();
-            }
-        }
-    });
-    let start = Instant::now();
-    for _ in 0..iters {
-        ping.post();
-        pong.take_blocking();
-    }
-    let elapsed = start.elapsed();
-    other.join().expect("thread");
-    elapsed
-}
+// The scenarios: `ops/threads.rs` (shared with `src/bin/threads.rs`, which `ping_pong.sh`
+// runs under `perf stat`).
 
 /// `ping_pong_threads`: two OS threads completing each other in turn (time per round
 /// trip): `wait_blocking` against `Mutex` + `Condvar` (std and `parking_lot`),
@@ -824,6 +709,31 @@ fn ping_pong_threads(c: &mut Criterion) {
     });
     g.bench_function(EVENT_COUNTER, |b| {
         b.iter_custom(ping_pong_threads_run::<EventCounter>)
+    });
+    g.finish();
+}
+
+/// `contended_threads`: [`WAITERS`] OS threads blocking for completions, one thread
+/// completing: per round one completion per waiter, then the completer blocks until every
+/// waiter has posted back (throughput: per completion handed to a waiter). Beside
+/// `Mutex` + `Condvar` (std and `parking_lot`), `async-lock`'s `acquire_blocking` and
+/// `event_listener_counter`.
+fn contended_threads(c: &mut Criterion) {
+    let mut g = c.benchmark_group("contended_threads");
+    g.throughput(Throughput::Elements(WAITERS as u64));
+    #[cfg(feature = "std")]
+    g.bench_function(OURS, |b| b.iter_custom(contended_threads_run::<Completion>));
+    g.bench_function("std_mutex_condvar", |b| {
+        b.iter_custom(contended_threads_run::<StdCondvar>)
+    });
+    g.bench_function("parking_lot_mutex_condvar", |b| {
+        b.iter_custom(contended_threads_run::<ParkingLotCondvar>)
+    });
+    g.bench_function(ASYNC_LOCK_SEM, |b| {
+        b.iter_custom(contended_threads_run::<async_lock::Semaphore>)
+    });
+    g.bench_function(EVENT_COUNTER, |b| {
+        b.iter_custom(contended_threads_run::<EventCounter>)
     });
     g.finish();
 }
@@ -855,6 +765,6 @@ criterion_group! {
 criterion_group! {
     name = threaded;
     config = config();
-    targets = ping_pong_tasks, contended, ping_pong_threads
+    targets = ping_pong_tasks, contended, ping_pong_threads, contended_threads
 }
 criterion_main!(fast_paths, repolls, queued, threaded);

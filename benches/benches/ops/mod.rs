@@ -39,6 +39,8 @@ use std::time::Duration;
 
 use event_listener::IntoNotification;
 
+pub mod threads;
+
 /// Polls `fut` once with the no-op waker.
 #[inline(always)]
 pub fn poll<F: Future + ?Sized>(fut: Pin<&mut F>) -> Poll<F::Output> {
