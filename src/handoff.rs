@@ -462,10 +462,12 @@ impl<L: Lock> Queue<L> {
             QUEUED => {
                 let guard = AbortOnUnwind::new("a queued wait was being dropped", in_drop);
                 let unlinked = self.lock(|l| {
-                    // `HANDED` if a completion was handed to it just before we locked. The
-                    // status set here is the outcome, should the lock panic after this.
+                    // `HANDED` if a completion was handed to it just before we locked. A
+                    // queued wait leaves as `IDLE`, released (in a drain: E1) or not: a
+                    // release holds nothing to pass on, and `give_up` and a later poll see
+                    // it through the release count. The status set here is the outcome,
+                    // should the lock panic after this.
                     let held = match waiter.status() {
-                        QUEUED if waiter.pulsed() => RELEASED, // in a drain (E1)
                         QUEUED => IDLE,
                         held => held,
                     };
