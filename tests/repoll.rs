@@ -299,3 +299,56 @@ struct Nop;
 impl Wake for Nop {
     fn wake(self: Arc<Self>) {}
 }
+
+/// Two wakers with the same data pointer but different vtables wake different things:
+/// the lock-free identity check must tell them apart (it compares the vtable, or the
+/// recorded offset of the vtable the task passed, never the data alone), store the new
+/// one under the lock, and the new one is the one woken.
+#[test]
+fn same_data_another_vtable_is_another_waker() {
+    use std::task::{RawWaker, RawWakerVTable};
+    static WOKEN: [AtomicUsize; 2] = [AtomicUsize::new(0), AtomicUsize::new(0)];
+    unsafe fn clone_a(data: *const ()) -> RawWaker {
+        RawWaker::new(data, &VTABLE_A)
+    }
+    unsafe fn clone_b(data: *const ()) -> RawWaker {
+        RawWaker::new(data, &VTABLE_B)
+    }
+    unsafe fn wake_a(_: *const ()) {
+        WOKEN[0].fetch_add(1, SeqCst);
+    }
+    unsafe fn wake_b(_: *const ()) {
+        WOKEN[1].fetch_add(1, SeqCst);
+    }
+    unsafe fn drop(_: *const ()) {}
+    static VTABLE_A: RawWakerVTable = RawWakerVTable::new(clone_a, wake_a, wake_a, drop);
+    static VTABLE_B: RawWakerVTable = RawWakerVTable::new(clone_b, wake_b, wake_b, drop);
+    static DATA: u8 = 0;
+    let data = (&raw const DATA).cast::<()>();
+    // SAFETY: the vtables' functions touch no data: any pointer is fine for them.
+    let (a, b) = unsafe {
+        (
+            Waker::from_raw(RawWaker::new(data, &VTABLE_A)),
+            Waker::from_raw(RawWaker::new(data, &VTABLE_B)),
+        )
+    };
+    let _serial = serial();
+    let c = Completion::<CountLock>::with_lock();
+    let mut w = std::pin::pin!(c.wait());
+    assert!(w.as_mut().poll(&mut Context::from_waker(&a)).is_pending());
+    let start = HOLDS.load(SeqCst);
+    assert!(w.as_mut().poll(&mut Context::from_waker(&b)).is_pending());
+    assert_eq!(
+        HOLDS.load(SeqCst) - start,
+        1,
+        "another vtable: stored under the lock"
+    );
+    c.complete();
+    assert_eq!(WOKEN[0].load(SeqCst), 0, "the replaced waker is not woken");
+    assert_eq!(
+        WOKEN[1].load(SeqCst),
+        1,
+        "the newest waker is the one woken"
+    );
+    assert!(w.as_mut().poll(&mut Context::from_waker(&b)).is_ready());
+}
