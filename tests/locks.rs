@@ -221,6 +221,36 @@ mod embassy {
         assert_eq!(locks(), before, "no lock taken");
     }
 
+    /// `Completion::complete_waiters` docs ("with nobody queued it is one atomic
+    /// compare-and-swap and takes no lock"): also once the queue has emptied again, by a
+    /// hand-off or a cancelled wait; and a wait that existed then is not released by it.
+    #[test]
+    fn a_pulse_after_the_queue_emptied_takes_no_lock_and_releases_nobody() {
+        let c: Completion<CountingMutex> = Completion::with_lock();
+        let (_, waker) = counting_waker();
+        let mut existing = Box::pin(c.wait()); // not polled until the queue emptied
+        let mut handed = pin!(c.wait());
+        assert!(poll_once(handed.as_mut(), &waker).is_pending());
+        c.complete(); // hands off: the queue is empty again
+        assert!(poll_once(handed.as_mut(), &waker).is_ready());
+        let mut dropped = Box::pin(c.wait());
+        assert!(poll_once(dropped.as_mut(), &waker).is_pending());
+        drop(dropped); // cancelled: empty again
+        assert!(
+            poll_once(existing.as_mut(), &waker).is_pending(),
+            "no release happened: the existing wait queues"
+        );
+        drop(existing);
+        let mut unpolled = pin!(c.wait());
+        let before = locks();
+        c.complete_waiters();
+        assert_eq!(locks(), before, "nobody queued: no lock");
+        assert!(
+            poll_once(unpolled.as_mut(), &waker).is_ready(),
+            "but it reached the unpolled wait"
+        );
+    }
+
     /// Method docs of `Completion::wait_or` ("an `other` that is ready at once costs no
     /// lock and no queueing"): `wait_or` / `wait_timeout` whose other future is ready at once never queue:
     /// no lock, no waker clone, and the result is the other future's (nothing banked).
