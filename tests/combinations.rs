@@ -17,7 +17,9 @@ use std::sync::Arc;
 use std::task::Poll;
 
 use async_completion::Completion;
-use common::{counting_waker, hook_waker, poll_once};
+use common::{counting_waker, poll_once};
+#[cfg(any(feature = "alloc", feature = "embassy-sync"))]
+use common::hook_waker;
 
 // --- item 1: a pulse is never lost between a waiter's registration and its flag check ----
 
@@ -78,6 +80,7 @@ fn item_1_enable_then_check_a_flag_never_misses_the_pulse() {
 /// the waker it queued with (the lock-free re-poll) and must be `Ready`; before, it was
 /// `Pending` until the drain reached it (16 310 of 20 000 rounds).
 #[test]
+#[cfg(feature = "alloc")] // `wait_owned`
 fn item_4_a_released_wait_polls_ready_before_the_drain_reaches_it() {
     for all in [false, true] {
         let c = Arc::new(Completion::new());
@@ -121,6 +124,7 @@ fn item_4_a_released_wait_polls_ready_before_the_drain_reaches_it() {
 /// released polls `Ready`, drained yet or not (the bump of the release count is visible
 /// before `ALL`).
 #[test]
+#[cfg(feature = "alloc")] // `wait_owned`
 fn item_4_is_done_after_complete_all_means_every_released_wait_is_ready() {
     let c = Arc::new(Completion::new());
     let late = Arc::new(std::sync::Mutex::new(Box::pin(c.clone().wait_owned())));
@@ -172,6 +176,7 @@ async fn item_5_tokios_notify_waiters_example_ported() {
 /// exists at the call, never polled: `wait`, `wait_owned`, `wait_or`, `wait_timeout`; a
 /// wait created after the call is not reached.
 #[test]
+#[cfg(feature = "alloc")] // `wait_owned`
 fn item_5_every_kind_of_wait_existing_at_the_pulse_receives_it() {
     let c = Arc::new(Completion::new());
     let (k, waker) = counting_waker();
