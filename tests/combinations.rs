@@ -17,9 +17,9 @@ use std::sync::Arc;
 use std::task::Poll;
 
 use async_completion::Completion;
-use common::{counting_waker, poll_once};
 #[cfg(any(feature = "alloc", feature = "embassy-sync"))]
 use common::hook_waker;
+use common::{counting_waker, poll_once};
 
 // --- item 1: a pulse is never lost between a waiter's registration and its flag check ----
 
