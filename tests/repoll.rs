@@ -12,7 +12,7 @@
 //! Each executor runs [`Repolls`]: a future that queues a wait, wakes its own task eight
 //! times (so the executor re-polls it with the task's waker), then completes it. The
 //! completion's lock counts its holds.
-#![cfg(feature = "embassy-sync")]
+#![cfg(all(feature = "embassy-sync", feature = "alloc"))]
 
 use std::future::Future;
 use std::pin::Pin;
