@@ -319,9 +319,16 @@ mod after_lock {
         }
         unsafe fn noop(_: *const ()) {}
         static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, noop);
+        /// Keeps every hook reachable from a static (so Miri does not count it as a leak):
+        /// every clone of the waker shares it, and the test process is short-lived.
+        struct Keep(*mut Hook);
+        // SAFETY: only stored, never dereferenced through `Keep`.
+        unsafe impl Send for Keep {}
+        static KEEP: std::sync::Mutex<Vec<Keep>> = std::sync::Mutex::new(Vec::new());
         let hook: Hook = Arc::new(hook);
-        // Leaked: every clone shares it, and the test process is short-lived.
-        let data = Box::into_raw(Box::new(hook)).cast::<()>();
+        let raw = Box::into_raw(Box::new(hook));
+        KEEP.lock().unwrap().push(Keep(raw));
+        let data = raw.cast::<()>();
         // SAFETY: the vtable's functions only read the leaked hook, which is never freed.
         unsafe { Waker::from_raw(RawWaker::new(data, &VTABLE)) }
     }
