@@ -321,6 +321,7 @@ mod after_lock {
         static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, noop);
         /// Keeps every hook reachable from a static (so Miri does not count it as a leak):
         /// every clone of the waker shares it, and the test process is short-lived.
+        #[allow(dead_code)] // only held, to keep the hook reachable
         struct Keep(*mut Hook);
         // SAFETY: only stored, never dereferenced through `Keep`.
         unsafe impl Send for Keep {}
