@@ -25,7 +25,8 @@ RUSTFLAGS="--cfg portable_atomic_unsafe_assume_single_core" \
   cargo +1.85 build --lib --target thumbv6m-none-eabi --no-default-features --features critical-section,portable-atomic
 
 step "MSRV 1.85: the whole test suite (unit, integration and doc tests, examples), dev-dependencies included"
-CARGO_TARGET_DIR=target/msrv cargo +1.85 test
+# One run with every feature but embassy-sync (a superset of the default features'
+# tests; the default-feature run is `cargo test` on stable in .ci/run).
 CARGO_TARGET_DIR=target/msrv cargo +1.85 test \
   --features critical-section,portable-atomic,tokio,async-io,embassy-time,alloc,defmt
 

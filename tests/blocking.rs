@@ -307,7 +307,9 @@ fn after_a_thread_times_out_the_next_completion_goes_to_the_next_thread() {
     let c = Arc::new(Completion::new());
     let impatient = thread::spawn({
         let c = c.clone();
-        move || c.wait_blocking_timeout(ms(30))
+        // Long enough for the main thread to see it queued, also under Miri, whose
+        // virtual clock runs 5 µs per basic block executed.
+        move || c.wait_blocking_timeout(ms(if cfg!(miri) { 1_000 } else { 30 }))
     });
     wait_until_queued(&c);
     let (tx, rx) = mpsc::channel();
