@@ -103,12 +103,10 @@ impl Unparker {
     }
 }
 
+// Only `wake` (by value): the crate wakes every waker it takes out of the queue by value,
+// so `Wake::wake_by_ref` (its default: clone, then `wake`) serves only a caller outside.
 impl Wake for Unparker {
     fn wake(self: Arc<Self>) {
-        self.unpark();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
         self.unpark();
     }
 }
