@@ -440,3 +440,95 @@ impl<L: Lock> Completion<L> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Completion;
+
+    /// The spin's policy, and the accounting of woken threads behind `crowded`, in one test:
+    /// both read the process-wide `WOKEN`, which a second test running beside it would move.
+    #[test]
+    fn the_spin_adapts_and_a_wake_counts_only_a_parked_thread() {
+        let blocker = Blocker::new();
+        let parallel = thread::available_parallelism().map_or(1, |n| n.get()) > 1;
+        if parallel {
+            spin_policy(&blocker);
+        } else {
+            assert_eq!(blocker.spin_ns.get(), 0, "one CPU: never spin");
+        }
+        woken_accounting(&blocker);
+    }
+
+    fn spin_policy(blocker: &Blocker) {
+        let c = Completion::new();
+        let mut wait = pin!(c.wait());
+        let mut cx = Context::from_waker(&blocker.waker);
+        assert!(wait.as_mut().poll(&mut cx).is_pending(), "queued");
+        assert!(!wait.is_resolved());
+        // A thread starts with the whole budget; each spin that finds nothing halves it,
+        // and a budget below SPIN_MIN_NS is none.
+        assert_eq!(blocker.spin_ns.get(), SPIN_MAX_NS);
+        for budget in [8_000, 4_000, 2_000, 1_000, 0] {
+            assert!(!blocker.spin(&wait, None));
+            assert_eq!(blocker.spin_ns.get(), budget);
+        }
+        // Without a budget a wait does not spin, but every SPIN_PROBE_EVERY-th one spins
+        // with the whole budget; a probe that finds nothing leaves the budget at none.
+        for round in 0..2 {
+            for n in 1..SPIN_PROBE_EVERY {
+                assert!(!blocker.spin(&wait, None));
+                assert_eq!(blocker.since_probe.get(), n, "round {round}");
+            }
+            if round == 1 {
+                c.complete(); // handed to `wait`: this probe finds it
+                assert!(wait.is_resolved());
+            }
+            assert_eq!(blocker.spin(&wait, None), round == 1);
+            assert_eq!(blocker.since_probe.get(), 0);
+            let budget = if round == 1 { SPIN_MAX_NS } else { 0 };
+            assert_eq!(blocker.spin_ns.get(), budget, "round {round}");
+        }
+        assert!(wait.as_mut().poll(&mut cx).is_ready());
+        // While woken threads that have not run yet fill every CPU, a wait does not spin
+        // and keeps its budget.
+        let mut wait = pin!(c.wait());
+        assert!(wait.as_mut().poll(&mut cx).is_pending());
+        WOKEN.fetch_add(cpus(), Relaxed);
+        assert!(crowded());
+        assert!(!blocker.spin(&wait, None));
+        assert_eq!(blocker.spin_ns.get(), SPIN_MAX_NS);
+        WOKEN.fetch_sub(cpus(), Relaxed);
+        assert!(!crowded());
+    }
+
+    fn woken_accounting(blocker: &Blocker) {
+        let state = || blocker.unparker.state.load(Relaxed);
+        let woken = WOKEN.load(Relaxed);
+        // A wake of a running thread leaves only std's unpark token: the park that follows
+        // returns at once, and nothing was counted.
+        blocker.waker.wake_by_ref();
+        assert_eq!(state(), RUNNING);
+        assert_eq!(WOKEN.load(Relaxed), woken);
+        blocker.park(None);
+        assert_eq!((state(), WOKEN.load(Relaxed)), (RUNNING, woken));
+        // A park lasts until the wake; the wake of the parked thread counts it until it runs.
+        let waker = blocker.waker.clone();
+        let woke = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let waking = thread::spawn({
+            let woke = woke.clone();
+            move || {
+                thread::sleep(Duration::from_millis(20));
+                woke.store(true, Relaxed);
+                waker.wake();
+            }
+        });
+        blocker.park(None);
+        assert!(woke.load(Relaxed), "the park returned before the wake");
+        assert_eq!((state(), WOKEN.load(Relaxed)), (RUNNING, woken));
+        waking.join().unwrap();
+        // A timed park that nobody ends counts nothing either.
+        blocker.park(Some(Duration::from_millis(1)));
+        assert_eq!((state(), WOKEN.load(Relaxed)), (RUNNING, woken));
+    }
+}

@@ -344,6 +344,41 @@ fn default_lock_across_threads() {
     across_threads(Arc::new(Completion::new()));
 }
 
+/// A spin lock held by one thread for a few instructions while another wants it: the
+/// other spins until it is free, and only a spin that cannot end (a debug build's 2^26
+/// checks, the `SpinLock` docs) panics. Two threads queue, complete and drop waits on one
+/// `Completion<SpinLock>` so that each often finds the lock held by the other.
+#[cfg_attr(miri, ignore = "tens of thousands of lock holds across threads")]
+#[test]
+fn a_spin_lock_held_briefly_by_another_thread_is_waited_for_without_a_panic() {
+    const ROUNDS: usize = 20_000;
+    let c = Arc::new(Completion::<SpinLock>::with_lock());
+    let threads: Vec<_> = (0..2)
+        .map(|_| {
+            let c = c.clone();
+            thread::spawn(move || {
+                let (_, waker) = counting_waker();
+                let mut consumed = 0;
+                for _ in 0..ROUNDS {
+                    let mut w = pin!(c.wait());
+                    let first = poll_once(w.as_mut(), &waker).is_ready(); // queues: the lock
+                    c.complete(); // hands off to the oldest queued wait: the lock
+                    let second = poll_once(w.as_mut(), &waker).is_ready();
+                    consumed += usize::from(first || second);
+                    // a wait still queued leaves the queue in its drop: the lock
+                }
+                consumed
+            })
+        })
+        .collect();
+    let consumed: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    let mut banked = 0;
+    while c.try_wait() {
+        banked += 1;
+    }
+    assert_eq!(consumed + banked, 2 * ROUNDS, "posted = consumed + banked");
+}
+
 #[test]
 fn few_completions_across_threads_for_miri() {
     let c = Arc::new(Completion::<SpinLock>::with_lock());
