@@ -55,19 +55,17 @@ impl EmbassyTimer {
 /// of a `HZ` clock. The fraction `HZ / 1e9` is reduced first; when its numerator times
 /// `nanos` fits in 32 bits (every rate that divides 1e9: 1 kHz, 1 MHz, ...), it is all
 /// `u32` arithmetic with a constant divisor, which compiles to a multiplication; otherwise
-/// one `u64` division (exact for any `HZ` below 18 GHz). Rounded up by hand, with one
-/// addition (`div_ceil` adds a remainder and a comparison; the footprint figures in the
-/// changelog were measured with this form).
+/// one `u64` division (exact for any `HZ` below 18 GHz). Rounded up with `div_ceil`, which
+/// adds no term to the product (so only the product has to fit).
 struct Fraction<const HZ: u64>;
 
 impl<const HZ: u64> Fraction<HZ> {
     const GCD: u64 = gcd(HZ, 1_000_000_000);
     const NUM: u64 = HZ / Self::GCD;
     const DEN: u64 = 1_000_000_000 / Self::GCD;
-    const FITS_U32: bool = Self::NUM * 999_999_999 + (Self::DEN - 1) <= u32::MAX as u64;
+    const FITS_U32: bool = Self::NUM * 999_999_999 <= u32::MAX as u64;
 
     #[inline]
-    #[allow(clippy::manual_div_ceil)] // see above: one addition, no remainder
     fn ticks(nanos: u32) -> u64 {
         if Self::FITS_U32 {
             // Casts are exact: both constants are below 2^32 here.
