@@ -30,7 +30,9 @@
 /// [`embassy_sync` `RawMutex`][raw] (such as `CriticalSectionRawMutex`,
 /// `ThreadModeRawMutex` or `NoopRawMutex`), whose `unsafe` contract guarantees the mutual
 /// exclusion the queue relies on. The trait is sealed: the waiter queue's soundness
-/// depends on it, so it cannot be implemented elsewhere.
+/// depends on it, so it cannot be implemented elsewhere. (The "Implementors" section
+/// below shows one blanket impl over the sealed trait, `RawLock`: the types this
+/// paragraph names are all of them.)
 ///
 /// A `Completion<L>` is `Send` when `L` is, and `Sync` when `L` is `Send + Sync`: with
 /// embassy's `NoopRawMutex` it stays on one executor, as the lock demands.
