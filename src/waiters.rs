@@ -808,3 +808,30 @@ fn _fields_give_it<'a, S: Lock + Send, L: Lock + Send + Sync + 'a>() {
         sync::<Waiter<alloc::sync::Arc<crate::Completion<L>>>>();
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use core::pin::pin;
+
+    use super::{Drain, Queue, Waiter};
+    use crate::SpinLock;
+
+    // The internal checks that no path of the safe API can reach: each one refuses a
+    // node of another queue before touching either list.
+
+    #[test]
+    #[should_panic(expected = "waiter of another queue")]
+    fn a_waiter_of_another_queue_is_refused_before_it_is_linked() {
+        let (this, other) = (Queue::<SpinLock>::new(), Queue::<SpinLock>::new());
+        let waiter = pin!(Waiter::new(&other));
+        this.lock(|locked| locked.join(waiter.as_ref(), &mut None, 0));
+    }
+
+    #[test]
+    #[should_panic(expected = "release_all() with a foreign or active drain")]
+    fn a_release_into_the_drain_of_another_queue_is_refused() {
+        let (this, other) = (Queue::<SpinLock>::new(), Queue::<SpinLock>::new());
+        let drain = pin!(Drain::new(&other, true));
+        this.lock(|locked| locked.release_all(drain.as_ref()));
+    }
+}
