@@ -512,6 +512,14 @@ mod tests {
         assert_eq!(WOKEN.load(Relaxed), woken);
         blocker.park(None);
         assert_eq!((state(), WOKEN.load(Relaxed)), (RUNNING, woken));
+        // The wake of a parked thread marks it woken and counts it until it runs again
+        // (here by hand: the state `park` sets, then what `park` does when it returns).
+        blocker.unparker.state.store(PARKED, Relaxed);
+        blocker.waker.wake_by_ref();
+        assert_eq!((state(), WOKEN.load(Relaxed)), (UNPARKED, woken + 1));
+        thread::park(); // the token of that wake: returns at once
+        assert_eq!(blocker.unparker.state.swap(RUNNING, Relaxed), UNPARKED);
+        WOKEN.fetch_sub(1, Relaxed);
         // A park lasts until the wake; the wake of the parked thread counts it until it runs.
         let waker = blocker.waker.clone();
         let woke = Arc::new(std::sync::atomic::AtomicBool::new(false));
