@@ -77,6 +77,8 @@ GROUPS = [
     ("wait_or_ready", "per op"),
     ("wait_timeout_ready", "per op"),
     ("select_loop", "per loop: 8 wins of the other branch, then the completion"),
+    ("repoll_queued_current_thread", "as repoll_queued, in a task of tokio's current-thread runtime"),
+    ("select_loop_current_thread", "as select_loop, in a task of tokio's current-thread runtime"),
     ("fifo_chain_1000", "per waiter"),
     ("broadcast_1000", "per waiter"),
     ("broadcast_10000", "per waiter"),

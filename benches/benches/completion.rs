@@ -21,7 +21,7 @@ use std::hint::black_box;
 use std::pin::Pin;
 use std::sync::atomic::AtomicU32;
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use async_completion::Completion;
@@ -216,6 +216,100 @@ fn wait_timeout_ready(c: &mut Criterion) {
 /// for `select!` in a loop; every peer offers it.
 fn select_loop(c: &mut Criterion) {
     every_queue_peer!(c, "select_loop", select_loop);
+}
+
+// ---------------------------------------------------------------------------------------
+// The same re-polls in a task of tokio's current-thread runtime
+// ---------------------------------------------------------------------------------------
+
+/// Runs `scenario` `iters` times inside one `block_on` of tokio's current-thread runtime
+/// (what `#[tokio::main(flavor = "current_thread")]` and `#[tokio::test]` run), every poll
+/// made with the task's own waker: a real executor's waker, whose clone may not compare
+/// equal to it, instead of `Waker::noop`. Returns the time of the iterations alone. The
+/// task runs `unconstrained`: all the iterations are one poll of the task, whose budget of
+/// tokio's cooperative scheduling would otherwise run out and make tokio's own primitives
+/// return `Pending` with a permit available (a real task gets a fresh budget each poll).
+fn in_current_thread_task(
+    rt: &tokio::runtime::Runtime,
+    iters: u64,
+    scenario: impl Fn(&Waker),
+) -> Duration {
+    rt.block_on(tokio::task::unconstrained(std::future::poll_fn(|cx| {
+        let start = Instant::now();
+        for _ in 0..iters {
+            scenario(cx.waker());
+        }
+        Poll::Ready(start.elapsed())
+    })))
+}
+
+/// One group: `$scenario` (a `_with` scenario of `ops`) in a current-thread runtime's task,
+/// on `async-completion` and every peer that queues a waiter.
+macro_rules! every_queue_peer_in_task {
+    ($c:expr, $group:expr, $scenario:ident) => {{
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let mut g = $c.benchmark_group($group);
+        let ours = Completion::new();
+        g.bench_function(OURS, |b| {
+            b.iter_custom(|n| {
+                in_current_thread_task(&rt, n, |w| ops::ours::$scenario(black_box(&ours), w))
+            })
+        });
+        let notify = tokio::sync::Notify::new();
+        g.bench_function(NOTIFY, |b| {
+            b.iter_custom(|n| {
+                in_current_thread_task(&rt, n, |w| {
+                    ops::tokio_notify::$scenario(black_box(&notify), w)
+                })
+            })
+        });
+        let sem = tokio::sync::Semaphore::new(0);
+        g.bench_function(TOKIO_SEM, |b| {
+            b.iter_custom(|n| {
+                in_current_thread_task(&rt, n, |w| {
+                    ops::tokio_semaphore::$scenario(black_box(&sem), w)
+                })
+            })
+        });
+        let sem = async_lock::Semaphore::new(0);
+        g.bench_function(ASYNC_LOCK_SEM, |b| {
+            b.iter_custom(|n| {
+                in_current_thread_task(&rt, n, |w| {
+                    ops::async_lock_semaphore::$scenario(black_box(&sem), w)
+                })
+            })
+        });
+        let queue = maitake_sync::WaitQueue::new();
+        g.bench_function(MAITAKE, |b| {
+            b.iter_custom(|n| {
+                in_current_thread_task(&rt, n, |w| {
+                    ops::maitake_waitqueue::$scenario(black_box(&queue), w)
+                })
+            })
+        });
+        let event = event_listener::Event::new();
+        g.bench_function(EVENT, |b| {
+            b.iter_custom(|n| {
+                in_current_thread_task(&rt, n, |w| {
+                    ops::event_listener_raw::$scenario(black_box(&event), w)
+                })
+            })
+        });
+        g.finish();
+    }};
+}
+
+/// `repoll_queued` in a task of tokio's current-thread runtime: the 8 re-polls use the
+/// task's waker (the crate's lock-free re-poll must recognise it: issue 23).
+fn repoll_queued_current_thread(c: &mut Criterion) {
+    every_queue_peer_in_task!(c, "repoll_queued_current_thread", repoll_queued_with);
+}
+
+/// `select_loop` in a task of tokio's current-thread runtime.
+fn select_loop_current_thread(c: &mut Criterion) {
+    every_queue_peer_in_task!(c, "select_loop_current_thread", select_loop_with);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -755,7 +849,8 @@ criterion_group! {
 criterion_group! {
     name = repolls;
     config = config();
-    targets = repoll_queued, wait_or_ready, wait_timeout_ready, select_loop
+    targets = repoll_queued, wait_or_ready, wait_timeout_ready, select_loop,
+        repoll_queued_current_thread, select_loop_current_thread
 }
 criterion_group! {
     name = queued;

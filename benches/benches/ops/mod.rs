@@ -47,6 +47,12 @@ pub fn poll<F: Future + ?Sized>(fut: Pin<&mut F>) -> Poll<F::Output> {
     fut.poll(&mut Context::from_waker(Waker::noop()))
 }
 
+/// Polls `fut` once with `waker` (the `_with` scenarios: a task's own waker).
+#[inline(always)]
+pub fn poll_with<F: Future + ?Sized>(waker: &Waker, fut: Pin<&mut F>) -> Poll<F::Output> {
+    fut.poll(&mut Context::from_waker(waker))
+}
+
 /// Re-polls of a queued wait in `repoll_queued` (all with the same waker, all `Pending`).
 pub const REPOLLS: usize = 8;
 
@@ -77,12 +83,12 @@ pub fn race<A: Future + ?Sized, B: Future + ?Sized>(
     poll(other).map(Err)
 }
 
-/// Polls a queued wait [`REPOLLS`] more times, each `Pending`.
+/// Polls a queued wait [`REPOLLS`] more times with `waker`, each `Pending`.
 #[inline(always)]
-fn repoll<F: Future + ?Sized>(mut wait: Pin<&mut F>) {
+fn repoll_with<F: Future + ?Sized>(waker: &Waker, mut wait: Pin<&mut F>) {
     for _ in 0..REPOLLS {
         assert!(
-            poll(wait.as_mut()).is_pending(),
+            poll_with(waker, wait.as_mut()).is_pending(),
             "a re-poll was not pending"
         );
     }
@@ -115,10 +121,11 @@ async fn select_loop<F: Future>(
     wins
 }
 
-/// Runs a `select_loop` future to its end with one poll (no branch ever waits).
+/// Runs a `select_loop` future to its end with one poll with `waker` (no branch ever
+/// waits).
 #[inline(always)]
-fn run_select_loop(fut: impl Future<Output = usize>) {
-    match poll(pin!(fut)) {
+fn run_select_loop_with(waker: &Waker, fut: impl Future<Output = usize>) {
+    match poll_with(waker, pin!(fut)) {
         Poll::Ready(wins) => assert_eq!(wins, SELECT_WINS),
         Poll::Pending => panic!("select_loop: the loop did not finish in one poll"),
     }
@@ -152,11 +159,17 @@ pub mod ours {
 
     #[inline]
     pub fn repoll_queued(c: &Completion) {
+        repoll_queued_with(c, Waker::noop());
+    }
+
+    /// [`repoll_queued`] with the polls made with `waker`.
+    #[inline]
+    pub fn repoll_queued_with(c: &Completion, waker: &Waker) {
         let mut wait = pin!(c.wait());
-        assert!(poll(wait.as_mut()).is_pending());
-        repoll(wait.as_mut());
+        assert!(poll_with(waker, wait.as_mut()).is_pending());
+        repoll_with(waker, wait.as_mut());
         c.complete();
-        assert!(poll(wait).is_ready());
+        assert!(poll_with(waker, wait).is_ready());
     }
 
     #[inline]
@@ -173,7 +186,16 @@ pub mod ours {
 
     #[inline]
     pub fn select_loop(c: &Completion) {
-        run_select_loop(super::select_loop(c.wait(), || c.complete(), |()| true));
+        select_loop_with(c, Waker::noop());
+    }
+
+    /// [`select_loop`] with the polls made with `waker`.
+    #[inline]
+    pub fn select_loop_with(c: &Completion, waker: &Waker) {
+        run_select_loop_with(
+            waker,
+            super::select_loop(c.wait(), || c.complete(), |()| true),
+        );
     }
 }
 
@@ -200,11 +222,17 @@ pub mod tokio_notify {
 
     #[inline]
     pub fn repoll_queued(n: &Notify) {
+        repoll_queued_with(n, Waker::noop());
+    }
+
+    /// [`repoll_queued`] with the polls made with `waker`.
+    #[inline]
+    pub fn repoll_queued_with(n: &Notify, waker: &Waker) {
         let mut notified = pin!(n.notified());
-        assert!(poll(notified.as_mut()).is_pending());
-        repoll(notified.as_mut());
+        assert!(poll_with(waker, notified.as_mut()).is_pending());
+        repoll_with(waker, notified.as_mut());
         n.notify_one();
-        assert!(poll(notified).is_ready());
+        assert!(poll_with(waker, notified).is_ready());
     }
 
     #[inline]
@@ -223,11 +251,16 @@ pub mod tokio_notify {
 
     #[inline]
     pub fn select_loop(n: &Notify) {
-        run_select_loop(super::select_loop(
-            n.notified(),
-            || n.notify_one(),
-            |()| true,
-        ));
+        select_loop_with(n, Waker::noop());
+    }
+
+    /// [`select_loop`] with the polls made with `waker`.
+    #[inline]
+    pub fn select_loop_with(n: &Notify, waker: &Waker) {
+        run_select_loop_with(
+            waker,
+            super::select_loop(n.notified(), || n.notify_one(), |()| true),
+        );
     }
 }
 
@@ -266,11 +299,17 @@ pub mod tokio_semaphore {
 
     #[inline]
     pub fn repoll_queued(s: &Semaphore) {
+        repoll_queued_with(s, Waker::noop());
+    }
+
+    /// [`repoll_queued`] with the polls made with `waker`.
+    #[inline]
+    pub fn repoll_queued_with(s: &Semaphore, waker: &Waker) {
         let mut acquire = pin!(s.acquire());
-        assert!(poll(acquire.as_mut()).is_pending());
-        repoll(acquire.as_mut());
+        assert!(poll_with(waker, acquire.as_mut()).is_pending());
+        repoll_with(waker, acquire.as_mut());
         s.add_permits(1);
-        match poll(acquire) {
+        match poll_with(waker, acquire) {
             Poll::Ready(Ok(permit)) => permit.forget(),
             _ => panic!("tokio Semaphore: the queued acquire did not get the permit"),
         }
@@ -292,11 +331,20 @@ pub mod tokio_semaphore {
 
     #[inline]
     pub fn select_loop(s: &Semaphore) {
-        run_select_loop(super::select_loop(
-            s.acquire(),
-            || s.add_permits(1),
-            |permit| permit.map(|p| p.forget()).is_ok(),
-        ));
+        select_loop_with(s, Waker::noop());
+    }
+
+    /// [`select_loop`] with the polls made with `waker`.
+    #[inline]
+    pub fn select_loop_with(s: &Semaphore, waker: &Waker) {
+        run_select_loop_with(
+            waker,
+            super::select_loop(
+                s.acquire(),
+                || s.add_permits(1),
+                |permit| permit.map(|p| p.forget()).is_ok(),
+            ),
+        );
     }
 }
 
@@ -336,11 +384,17 @@ pub mod async_lock_semaphore {
 
     #[inline]
     pub fn repoll_queued(s: &Semaphore) {
+        repoll_queued_with(s, Waker::noop());
+    }
+
+    /// [`repoll_queued`] with the polls made with `waker`.
+    #[inline]
+    pub fn repoll_queued_with(s: &Semaphore, waker: &Waker) {
         let mut acquire = pin!(s.acquire());
-        assert!(poll(acquire.as_mut()).is_pending());
-        repoll(acquire.as_mut());
+        assert!(poll_with(waker, acquire.as_mut()).is_pending());
+        repoll_with(waker, acquire.as_mut());
         s.add_permits(1);
-        match poll(acquire) {
+        match poll_with(waker, acquire) {
             Poll::Ready(guard) => guard.forget(),
             Poll::Pending => panic!("async-lock Semaphore: the queued acquire got nothing"),
         }
@@ -362,14 +416,23 @@ pub mod async_lock_semaphore {
 
     #[inline]
     pub fn select_loop(s: &Semaphore) {
-        run_select_loop(super::select_loop(
-            s.acquire(),
-            || s.add_permits(1),
-            |guard| {
-                guard.forget();
-                true
-            },
-        ));
+        select_loop_with(s, Waker::noop());
+    }
+
+    /// [`select_loop`] with the polls made with `waker`.
+    #[inline]
+    pub fn select_loop_with(s: &Semaphore, waker: &Waker) {
+        run_select_loop_with(
+            waker,
+            super::select_loop(
+                s.acquire(),
+                || s.add_permits(1),
+                |guard| {
+                    guard.forget();
+                    true
+                },
+            ),
+        );
     }
 }
 
@@ -396,11 +459,17 @@ pub mod maitake_waitqueue {
 
     #[inline]
     pub fn repoll_queued(q: &WaitQueue) {
+        repoll_queued_with(q, Waker::noop());
+    }
+
+    /// [`repoll_queued`] with the polls made with `waker`.
+    #[inline]
+    pub fn repoll_queued_with(q: &WaitQueue, waker: &Waker) {
         let mut wait = pin!(q.wait());
-        assert!(poll(wait.as_mut()).is_pending());
-        repoll(wait.as_mut());
+        assert!(poll_with(waker, wait.as_mut()).is_pending());
+        repoll_with(waker, wait.as_mut());
         q.wake();
-        assert!(matches!(poll(wait), Poll::Ready(Ok(()))));
+        assert!(matches!(poll_with(waker, wait), Poll::Ready(Ok(()))));
     }
 
     #[inline]
@@ -419,7 +488,16 @@ pub mod maitake_waitqueue {
 
     #[inline]
     pub fn select_loop(q: &WaitQueue) {
-        run_select_loop(super::select_loop(q.wait(), || q.wake(), |r| r.is_ok()));
+        select_loop_with(q, Waker::noop());
+    }
+
+    /// [`select_loop`] with the polls made with `waker`.
+    #[inline]
+    pub fn select_loop_with(q: &WaitQueue, waker: &Waker) {
+        run_select_loop_with(
+            waker,
+            super::select_loop(q.wait(), || q.wake(), |r| r.is_ok()),
+        );
     }
 }
 
@@ -440,11 +518,17 @@ pub mod event_listener_raw {
 
     #[inline]
     pub fn repoll_queued(e: &Event) {
+        repoll_queued_with(e, Waker::noop());
+    }
+
+    /// [`repoll_queued`] with the polls made with `waker`.
+    #[inline]
+    pub fn repoll_queued_with(e: &Event, waker: &Waker) {
         listener!(e => l);
-        assert!(poll(Pin::new(&mut l)).is_pending());
-        repoll(Pin::new(&mut l));
+        assert!(poll_with(waker, Pin::new(&mut l)).is_pending());
+        repoll_with(waker, Pin::new(&mut l));
         e.notify(1);
-        assert!(poll(Pin::new(&mut l)).is_ready());
+        assert!(poll_with(waker, Pin::new(&mut l)).is_ready());
     }
 
     #[inline]
@@ -471,14 +555,23 @@ pub mod event_listener_raw {
     /// pinned wait is.
     #[inline]
     pub fn select_loop(e: &Event) {
+        select_loop_with(e, Waker::noop());
+    }
+
+    /// [`select_loop`] with the polls made with `waker`.
+    #[inline]
+    pub fn select_loop_with(e: &Event, waker: &Waker) {
         listener!(e => l);
-        run_select_loop(super::select_loop(
-            &mut l,
-            || {
-                e.notify(1);
-            },
-            |()| true,
-        ));
+        run_select_loop_with(
+            waker,
+            super::select_loop(
+                &mut l,
+                || {
+                    e.notify(1);
+                },
+                |()| true,
+            ),
+        );
     }
 }
 
