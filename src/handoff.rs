@@ -237,7 +237,7 @@ impl<L: Lock> Queue<L> {
         match waiter.status() {
             // Fast path: first poll with a completion banked (or released since created).
             IDLE if waiter.pulsed() || self.try_take() => {
-                waiter.finish_idle();
+                waiter.finish_unlinked();
                 Poll::Ready(())
             }
             // Re-poll with the waker it queued with, not released: nothing to store,
@@ -246,20 +246,44 @@ impl<L: Lock> Queue<L> {
             IDLE | QUEUED => self.poll_slow(waiter, waker),
             // Handed a completion or released (no lock needed), or already `Ready`.
             _ => {
-                waiter.finish();
+                waiter.finish_unlinked();
                 Poll::Ready(())
             }
         }
     }
 
-    /// For a waiter never polled: takes a banked completion (or sees `ALL`) lock-free, and
-    /// then it is finished (`true`); else changes nothing (`false`). A race's first step,
-    /// before its other future is polled and before the wait queues.
-    #[inline]
-    pub(crate) fn take_now(&self, waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>) -> bool {
-        let took = waiter.status() == IDLE && (waiter.pulsed() || self.try_take());
+    /// A race's look at its wait (`wait_or`, `wait_timeout`), before the other future is
+    /// polled: `true` once the wait is finished. A wait never polled takes a banked
+    /// completion (or sees `ALL`, or a release) lock-free or changes nothing: it queues
+    /// only after the other future was polled and is pending (`poll_slow`). A queued wait
+    /// is re-polled as `poll_wait` does it. Out of line: one copy serves every race.
+    #[inline(never)]
+    pub(crate) fn poll_race(
+        &self,
+        waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>,
+        waker: &Waker,
+    ) -> bool {
+        match waiter.status() {
+            IDLE => self.take_idle(waiter),
+            QUEUED if waiter.holds_waker(waker) && !waiter.pulsed() => false,
+            QUEUED => self.poll_slow(waiter, waker).is_ready(),
+            // Handed a completion or released (no lock needed), or already `Ready`.
+            _ => {
+                waiter.finish_unlinked();
+                true
+            }
+        }
+    }
+
+    /// For a waiter the caller saw `IDLE` (never queued): takes a banked completion (or
+    /// sees `ALL` or a release since it was created) lock-free, and then it is finished
+    /// (`true`); else changes nothing (`false`). Out of line: shared by a race's first
+    /// look and by `give_up`.
+    #[inline(never)]
+    fn take_idle(&self, waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>) -> bool {
+        let took = waiter.pulsed() || self.try_take();
         if took {
-            waiter.finish();
+            waiter.finish_unlinked();
         }
         took
     }
@@ -441,7 +465,7 @@ impl<L: Lock> Queue<L> {
     ) -> (bool, Option<Waker>) {
         let (held, old) = self.unlink(waiter, false);
         let got = match held {
-            IDLE => waiter.pulsed() || self.try_take(),
+            IDLE => self.take_idle(waiter),
             _ => true, // handed, released (or, misused, already done)
         };
         waiter.finish();

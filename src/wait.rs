@@ -164,7 +164,7 @@ impl<'a, L: Lock> Wait<'a, L> {
     }
 
     /// Queues a wait never polled (or takes a completion that arrived since
-    /// [`take_now`](Self::take_now) found none): the rest of a first poll.
+    /// [`poll_race`](Self::poll_race) found none): the rest of a first poll.
     #[inline]
     pub(crate) fn poll_queue(self: Pin<&mut Self>, waker: &Waker) -> Poll<()> {
         let waiter = self.project().waiter.into_ref();
@@ -177,12 +177,14 @@ impl<'a, L: Lock> Wait<'a, L> {
         self.waiter.status() == crate::waiters::IDLE
     }
 
-    /// On a wait never polled: takes a completion lock-free if one can be taken (then the
-    /// wait is finished and `true` is returned); else changes nothing.
+    /// A race's look at the wait, before its other future is polled: `true` once the wait
+    /// is finished (it consumed a completion or saw `ALL`). A wait never polled takes a
+    /// completion lock-free or changes nothing (it stays [idle](Self::is_idle), for
+    /// [`poll_queue`](Self::poll_queue) after the other future); a queued one is re-polled.
     #[inline]
-    pub(crate) fn take_now(self: Pin<&mut Self>) -> bool {
+    pub(crate) fn poll_race(self: Pin<&mut Self>, waker: &Waker) -> bool {
         let waiter = self.project().waiter.into_ref();
-        waiter.queue().take_now(waiter)
+        waiter.queue().poll_race(waiter, waker)
     }
 
     /// Leaves the queue now, passing on a completion handed to this wait; afterwards the

@@ -115,21 +115,18 @@ fn race<L: Lock, F: Future>(
     other: Pin<&mut F>,
     cx: &mut Context<'_>,
 ) -> Poll<Result<(), F::Output>> {
-    let first = wait.is_idle();
-    let ready = match first {
-        true => wait.as_mut().take_now(),
-        false => wait.as_mut().poll_wait(cx.waker()).is_ready(),
-    };
-    if ready {
+    if wait.as_mut().poll_race(cx.waker()) {
         return Poll::Ready(Ok(()));
     }
     if let Poll::Ready(output) = other.poll(cx) {
         return Poll::Ready(Err(output));
     }
-    match first {
-        // `other` is pending: now the wait queues (or takes what arrived meanwhile).
-        true => wait.poll_queue(cx.waker()).map(Ok),
-        false => Poll::Pending,
+    // `other` is pending. A wait still idle (this is its first poll) queues now, or takes
+    // a completion that arrived meanwhile; a queued one has its waker stored already.
+    if wait.is_idle() {
+        wait.poll_queue(cx.waker()).map(Ok)
+    } else {
+        Poll::Pending
     }
 }
 
@@ -250,30 +247,29 @@ impl<S: Future, L: Lock> Future for WaitTimeout<'_, S, L> {
         if let Some(result) = *this.result {
             return Poll::Ready(result);
         }
-        let result = match this.sleep.as_mut().as_pin_mut() {
-            // No sleep is a zero timeout: take a completion now or time out, never queue.
-            None => match this.wait.as_mut().take_now() {
-                true => Ok(()),
-                false => {
-                    this.wait.as_mut().cancel(); // never queued: it only ends the wait
-                    Err(TimedOut)
-                }
-            },
+        let timed_out = match this.sleep.as_mut().as_pin_mut() {
+            // No sleep is a zero timeout: take a completion now or time out, never queue
+            // (`give_up` on a wait never polled takes one lock-free, or finds none).
+            None => true,
             Some(sleep) => match race(this.wait.as_mut(), sleep, cx) {
-                Poll::Ready(Ok(())) => Ok(()),
-                // The timer fired. As in the kernel, which checks `x->done` once more after
-                // the timeout, a completion handed to the wait meanwhile (even by the
-                // sleep's own poll), a banked one, or `complete_all` wins.
-                Poll::Ready(Err(_)) => {
-                    let (got, waker) = this.wait.as_mut().give_up();
-                    let result = if got { Ok(()) } else { Err(TimedOut) };
-                    // Recorded before the waker is dropped (user code: it may panic).
-                    *this.result = Some(result);
-                    drop(waker);
-                    result
-                }
+                Poll::Ready(Ok(())) => false,
+                Poll::Ready(Err(_)) => true,
                 Poll::Pending => return Poll::Pending,
             },
+        };
+        let result = match timed_out {
+            false => Ok(()),
+            // The timer fired. As in the kernel, which checks `x->done` once more after
+            // the timeout, a completion handed to the wait meanwhile (even by the sleep's
+            // own poll), a banked one, or `complete_all` wins.
+            true => {
+                let (got, waker) = this.wait.as_mut().give_up();
+                let result = if got { Ok(()) } else { Err(TimedOut) };
+                // Recorded before the waker is dropped (user code: it may panic).
+                *this.result = Some(result);
+                drop(waker);
+                result
+            }
         };
         // The result first: if dropping the sleep panics, later polls still return it.
         *this.result = Some(result);

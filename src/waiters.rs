@@ -402,10 +402,12 @@ impl<Q: QueueRef> Waiter<Q> {
         self.node.set_status(status, Ordering::Relaxed);
     }
 
-    /// Marks a waiter the caller just saw `IDLE` (never linked) as finished: the fast path
-    /// of a first poll that took a banked completion, with no check left to make.
+    /// Marks a waiter as finished (`DONE`) when the caller has just seen its status be
+    /// anything but `QUEUED`: only the owner links a node, so it is still unlinked, with no
+    /// check left to make (the fast path of a first poll that took a banked completion,
+    /// and a poll that finds the wait handed or released).
     #[inline(always)]
-    pub(crate) fn finish_idle(&self) {
+    pub(crate) fn finish_unlinked(&self) {
         self.node.set_status(DONE, Ordering::Relaxed);
     }
 

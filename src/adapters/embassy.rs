@@ -89,8 +89,14 @@ impl crate::Timer for EmbassyTimer {
     type Sleep = embassy_time::Timer;
 
     fn sleep(&self, duration: Duration) -> embassy_time::Timer {
-        let duration = embassy_time::Duration::from_ticks(Self::ticks(duration));
-        let deadline = Instant::now().checked_add(duration).unwrap_or(Instant::MAX);
+        // `Instant::now() + ticks(duration)`, saturating at `Instant::MAX` (as `ticks`
+        // does at `u64::MAX`): one overflow exit for the three sums, which keeps it small.
+        let ticks = duration.as_secs().checked_mul(TICK_HZ).and_then(|whole| {
+            whole.checked_add(Fraction::<TICK_HZ>::ticks(duration.subsec_nanos()))
+        });
+        let deadline = ticks
+            .and_then(|ticks| Instant::now().checked_add(embassy_time::Duration::from_ticks(ticks)))
+            .unwrap_or(Instant::MAX);
         embassy_time::Timer::at(deadline)
     }
 }
