@@ -405,7 +405,7 @@ impl<Q: QueueRef> Waiter<Q> {
     /// Marks a waiter as finished (`DONE`) when the caller has just seen its status be
     /// anything but `QUEUED`: only the owner links a node, so it is still unlinked, with no
     /// check left to make (the fast path of a first poll that took a banked completion,
-    /// and a poll that finds the wait handed or released).
+    /// and a race's first look).
     #[inline(always)]
     pub(crate) fn finish_unlinked(&self) {
         self.node.set_status(DONE, Ordering::Relaxed);

@@ -823,9 +823,11 @@ fn contended_threads(c: &mut Criterion) {
     g.bench_function("parking_lot_mutex_condvar", |b| {
         b.iter_custom(contended_threads_run::<ParkingLotCondvar>)
     });
-    g.bench_function(ASYNC_LOCK_SEM, |b| {
-        b.iter_custom(contended_threads_run::<async_lock::Semaphore>)
-    });
+    // No async-lock row: with 4 threads in `acquire_blocking` its `Semaphore` hangs here
+    // (the full run at `69e02ff`, twice in a row: the posting thread and one waiter both
+    // parked in event-listener's `wait_with_parker`, a permit posted and not taken). Its
+    // `add_permits(n)` calls `event.notify(n)`, which notifies no one while n listeners
+    // are notified and not yet run; `EventCounter` below uses `notify(1.additional())`.
     g.bench_function(EVENT_COUNTER, |b| {
         b.iter_custom(contended_threads_run::<EventCounter>)
     });
