@@ -44,10 +44,16 @@ impl EmbassyTimer {
     /// assert_eq!(EmbassyTimer::ticks(Duration::MAX), u64::MAX);
     /// ```
     pub fn ticks(duration: Duration) -> u64 {
+        Self::checked_ticks(duration).unwrap_or(u64::MAX)
+    }
+
+    /// [`ticks`](Self::ticks), `None` where it saturates.
+    #[inline]
+    fn checked_ticks(duration: Duration) -> Option<u64> {
         // ceil((s * 1e9 + n) * H / 1e9) = s * H + ceil(n * H / 1e9), exactly: no u128
         // division (a 1.3 KB software routine on 32-bit targets). n * H < 1e9 * 2^33 fits.
-        let whole = duration.as_secs().saturating_mul(TICK_HZ);
-        whole.saturating_add(Fraction::<TICK_HZ>::ticks(duration.subsec_nanos()))
+        let whole = duration.as_secs().checked_mul(TICK_HZ)?;
+        whole.checked_add(Fraction::<TICK_HZ>::ticks(duration.subsec_nanos()))
     }
 }
 
@@ -91,10 +97,7 @@ impl crate::Timer for EmbassyTimer {
     fn sleep(&self, duration: Duration) -> embassy_time::Timer {
         // `Instant::now() + ticks(duration)`, saturating at `Instant::MAX` (as `ticks`
         // does at `u64::MAX`): one overflow exit for the three sums, which keeps it small.
-        let ticks = duration.as_secs().checked_mul(TICK_HZ).and_then(|whole| {
-            whole.checked_add(Fraction::<TICK_HZ>::ticks(duration.subsec_nanos()))
-        });
-        let deadline = ticks
+        let deadline = Self::checked_ticks(duration)
             .and_then(|ticks| Instant::now().checked_add(embassy_time::Duration::from_ticks(ticks)))
             .unwrap_or(Instant::MAX);
         embassy_time::Timer::at(deadline)
