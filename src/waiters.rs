@@ -763,12 +763,36 @@ unsafe fn set_next(node: NonNull<Node>, to: NonNull<Node>) {
     unsafe { node.as_ref().next.with_mut(|p| *p = to) }
 }
 
-/// A broken internal invariant: one outlined, non-generic panic for every hard check, so
-/// each check costs a compare and a call (no `assert_eq!` `Debug` arguments per site).
+/// A broken internal invariant (a bug of this crate: no safe use reaches one). Every
+/// hard check calls this, so each check costs a compare and a branch. Debug builds (the
+/// test suite) name the invariant; release builds panic with one fixed message and pass
+/// no argument, so the branches of a function share one call (48 bytes less firmware
+/// than one message per check: `embedded/footprint`).
+#[inline(always)]
+fn broken(what: &'static str) -> ! {
+    #[cfg(debug_assertions)]
+    {
+        broken_named(what)
+    }
+    #[cfg(not(debug_assertions))]
+    {
+        let _ = what;
+        broken_unnamed()
+    }
+}
+
+#[cfg(debug_assertions)]
 #[cold]
 #[inline(never)]
-fn broken(what: &'static str) -> ! {
+fn broken_named(what: &'static str) -> ! {
     panic!("async-completion: {}", what)
+}
+
+#[cfg(not(debug_assertions))]
+#[cold]
+#[inline(never)]
+fn broken_unnamed() -> ! {
+    panic!("async-completion: an internal invariant is broken (a bug: please report it)")
 }
 
 // The auto traits of the public types that hold a queue, spelled out, so that rustdoc
