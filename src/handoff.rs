@@ -311,7 +311,7 @@ impl<L: Lock> Queue<L> {
         let mut old = None;
         // What the closure takes, it records in the waiter (or in `fresh`/`old`): a lock
         // that panics after its closure leaves a wait that holds what it took.
-        let ready = self.lock(|l| match (waiter.status(), waiter.pulsed()) {
+        let ready = waiter.lock(|l| match (waiter.status(), waiter.pulsed()) {
             // Not queued yet: released since it was created (then it consumes nothing), or
             // take what arrived since the lock-free look, or queue at the tail (only this
             // owner moves a waiter out of `IDLE`).
@@ -325,15 +325,15 @@ impl<L: Lock> Queue<L> {
                         waiter.hold(status);
                         true
                     }
-                    None => !l.join(waiter, &mut fresh, alias),
+                    None => !l.join(&mut fresh, alias),
                 }
             }
             // Re-poll of a queued waiter: released (in a drain: E1), or keep its place
             // and store the newest waker.
             (QUEUED, released) => {
                 match released {
-                    true => old = l.remove(waiter, RELEASED),
-                    false => old = l.replace_waker(waiter, fresh.take(), alias),
+                    true => old = l.remove(RELEASED),
+                    false => old = l.replace_waker(fresh.take(), alias),
                 }
                 released
             }
@@ -375,12 +375,12 @@ impl<L: Lock> Queue<L> {
             return true;
         }
         // Recorded in the waiter under the lock (see `poll_slow`).
-        self.lock(|l| match self.take_or_announce() {
+        waiter.lock(|l| match self.take_or_announce() {
             Some(status) => {
                 waiter.hold(status);
                 true
             }
-            None => !l.join(waiter, &mut None, 0),
+            None => !l.join(&mut None, 0),
         })
     }
 
@@ -488,7 +488,7 @@ impl<L: Lock> Queue<L> {
         match waiter.status() {
             QUEUED => {
                 let guard = AbortOnUnwind::new("a queued wait was being dropped", in_drop);
-                let unlinked = self.lock(|l| {
+                let unlinked = waiter.lock(|l| {
                     // `HANDED` if a completion was handed to it just before we locked. A
                     // queued wait leaves as `IDLE`, released (in a drain: E1) or not: a
                     // release holds nothing to pass on, and `give_up` and a later poll see
@@ -498,7 +498,7 @@ impl<L: Lock> Queue<L> {
                         QUEUED => IDLE,
                         held => held,
                     };
-                    (held, l.remove(waiter, held))
+                    (held, l.remove(held))
                 });
                 guard.disarm();
                 unlinked

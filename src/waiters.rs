@@ -47,8 +47,10 @@
 //! - **I5** A completer that moves a node out of `QUEUED` (to `HANDED` or `RELEASED`) does
 //!   so with its last access to that node, a `Release` store; the owner may free the node as
 //!   soon as it observes that store with an `Acquire` load, without taking the lock.
-//! - **I6** Nodes are only ever linked into the queue their [`Waiter`] names (checked),
-//!   and a [`QueueRef`] always names the same queue, which outlives it.
+//! - **I6** Nodes are only ever linked into the queue their [`Waiter`] names, and a
+//!   [`QueueRef`] always names the same queue, which outlives it. By construction: the
+//!   operations on one waiter's node ([`Own`]) are only reached through [`Waiter::lock`],
+//!   which locks the queue that waiter names.
 
 use core::cell::Cell;
 use core::marker::PhantomPinned;
@@ -350,6 +352,21 @@ impl<Q: QueueRef> Waiter<Q> {
         &self.queue
     }
 
+    /// Runs `f` with the lock of this waiter's own queue held, giving it the list
+    /// operations on this waiter ([`Own`]). `f` must not call into user code, and records
+    /// what it changes as [`Queue::lock`]'s closure does.
+    #[inline]
+    pub(crate) fn lock<R>(self: Pin<&Self>, f: impl FnOnce(&mut Own<'_, Q>) -> R) -> R {
+        self.queue().lock(|locked| {
+            f(&mut Own {
+                locked: Locked {
+                    queue: locked.queue,
+                },
+                waiter: self,
+            })
+        })
+    }
+
     /// The status as a word, for `Debug` impls.
     pub(crate) fn status_name(&self) -> &'static str {
         match self.status() {
@@ -461,70 +478,6 @@ impl<L: Lock> Locked<'_, L> {
         self.queue.epoch.store(epoch & !LINKED, Ordering::Release);
     }
 
-    fn check(&self, queue: &Queue<L>) {
-        if !ptr::eq(self.queue, queue) {
-            broken("waiter of another queue");
-        }
-    }
-
-    /// Links the idle `waiter` at the tail of the main queue, moving `waker` (`None`:
-    /// enabled, not polled yet) into it; or, if a release happened since the waiter was
-    /// created, leaves it unlinked and marks it `RELEASED` (it must not queue: E1).
-    /// Returns whether it was linked.
-    ///
-    /// The caller has just set the state word to `WAITERS` (or found it so). The
-    /// read-modify-write of the epoch comes after that: it is where a waiter that
-    /// registers and a release that runs lock-free meet (either the release's bump comes
-    /// first and is seen here, or this comes first and the release sees [`LINKED`] and
-    /// takes the lock). Panics if `waiter` is not idle.
-    pub(crate) fn join(
-        &mut self,
-        waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>,
-        waker: &mut Option<Waker>,
-        alias: u32,
-    ) -> bool {
-        self.check(waiter.queue());
-        let node = &waiter.node;
-        if node.status(Ordering::Relaxed) != IDLE {
-            broken("waiter queued twice");
-        }
-        let epoch = self.queue.epoch.fetch_or(LINKED, Ordering::AcqRel);
-        if node.stale(epoch) {
-            // Released while it existed: ready, holding nothing. Undo what announcing did
-            // if the main queue is empty (we set `WAITERS` and `LINKED` for nothing).
-            if self.head().is_none() {
-                self.queue.state.store(ZERO, Ordering::Relaxed);
-                self.clear_linked();
-            }
-            node.set_status(RELEASED, Ordering::Relaxed);
-            return false;
-        }
-        let new = NonNull::from(node);
-        // SAFETY: the lock is held (I1); the node is not linked, so nobody else reads its
-        // fields; it is pinned and unlinked before it is freed (I3) so storing its address
-        // is sound; `head` and its `prev` are linked nodes with valid pointers (I4).
-        unsafe {
-            node.waker.put(waker.take());
-            node.alias.store(alias, Ordering::Relaxed);
-            match self.head() {
-                None => {
-                    set_prev(new, new);
-                    set_next(new, new);
-                    self.set_head(Some(new));
-                }
-                Some(head) => {
-                    let tail = prev(head);
-                    set_prev(new, tail);
-                    set_next(new, head);
-                    set_next(tail, new);
-                    set_prev(head, new);
-                }
-            }
-        }
-        node.set_status(QUEUED, Ordering::Relaxed);
-        true
-    }
-
     /// Unlinks the oldest waiter of the main queue, marks it `HANDED` and returns its
     /// waker (`None` if it was enabled and never polled). Clears `WAITERS` when the queue
     /// empties. The caller saw the state `WAITERS` under the lock: the queue is not empty.
@@ -534,45 +487,6 @@ impl<L: Lock> Locked<'_, L> {
         };
         // SAFETY: the lock is held and `head` is linked, hence alive (I1, I3, I4).
         unsafe { self.take_linked(head, HANDED) }
-    }
-
-    /// Stores `waker` (with its [`alias`](WakerSlot::alias)) in the queued `waiter`;
-    /// returns the one it replaces.
-    pub(crate) fn replace_waker(
-        &mut self,
-        waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>,
-        waker: Option<Waker>,
-        alias: u32,
-    ) -> Option<Waker> {
-        self.check(waiter.queue());
-        if waiter.node.status(Ordering::Relaxed) != QUEUED {
-            broken("replace_waker() on a waiter not queued");
-        }
-        // SAFETY: the lock is held (I1).
-        unsafe {
-            let old = waiter.node.waker.take();
-            waiter.node.waker.put(waker);
-            waiter.node.alias.store(alias, Ordering::Relaxed);
-            old
-        }
-    }
-
-    /// Unlinks `waiter` if it is queued, setting its status to `status` (`IDLE`: it holds
-    /// nothing; `RELEASED`: it was in a drain circle), and returns its waker. Does nothing
-    /// and returns `None` if it is not queued (or had no waker).
-    pub(crate) fn remove(
-        &mut self,
-        waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>,
-        status: u8,
-    ) -> Option<Waker> {
-        self.check(waiter.queue());
-        let node = &waiter.node;
-        if node.status(Ordering::Relaxed) != QUEUED {
-            return None;
-        }
-        // SAFETY: the lock is held and the node is `QUEUED`, hence linked and alive
-        // (I1, I2, I3); it belongs to this queue (I6).
-        unsafe { self.take_linked(NonNull::from(node), status) }
     }
 
     /// One release, atomic to every wait (E1): bumps the release count (clearing
@@ -646,6 +560,107 @@ impl<L: Lock> Locked<'_, L> {
             node.set_status(status, Ordering::Release);
             waker
         }
+    }
+}
+
+/// Proof that the lock of one waiter's own queue is held: the list operations on that
+/// waiter. Made only by [`Waiter::lock`], so they touch the queue the waiter names (I6) by
+/// construction, with no check to make.
+pub(crate) struct Own<'q, Q: QueueRef> {
+    locked: Locked<'q, Q::Lock>,
+    waiter: Pin<&'q Waiter<Q>>,
+}
+
+impl<Q: QueueRef> Own<'_, Q> {
+    /// Links the idle waiter at the tail of the main queue, moving `waker` (`None`:
+    /// enabled, not polled yet) into it; or, if a release happened since the waiter was
+    /// created, leaves it unlinked and marks it `RELEASED` (it must not queue: E1).
+    /// Returns whether it was linked.
+    ///
+    /// The caller has just set the state word to `WAITERS` (or found it so). The
+    /// read-modify-write of the epoch comes after that: it is where a waiter that
+    /// registers and a release that runs lock-free meet (either the release's bump comes
+    /// first and is seen here, or this comes first and the release sees [`LINKED`] and
+    /// takes the lock). Panics if `waiter` is not idle.
+    pub(crate) fn join(
+        &mut self,
+        waker: &mut Option<Waker>,
+        alias: u32,
+    ) -> bool {
+        let node = &self.waiter.node;
+        if node.status(Ordering::Relaxed) != IDLE {
+            broken("waiter queued twice");
+        }
+        let epoch = self.locked.queue.epoch.fetch_or(LINKED, Ordering::AcqRel);
+        if node.stale(epoch) {
+            // Released while it existed: ready, holding nothing. Undo what announcing did
+            // if the main queue is empty (we set `WAITERS` and `LINKED` for nothing).
+            if self.locked.head().is_none() {
+                self.locked.queue.state.store(ZERO, Ordering::Relaxed);
+                self.locked.clear_linked();
+            }
+            node.set_status(RELEASED, Ordering::Relaxed);
+            return false;
+        }
+        let new = NonNull::from(node);
+        // SAFETY: the lock is held (I1); the node is not linked, so nobody else reads its
+        // fields; it is pinned and unlinked before it is freed (I3) so storing its address
+        // is sound; `head` and its `prev` are linked nodes with valid pointers (I4).
+        unsafe {
+            node.waker.put(waker.take());
+            node.alias.store(alias, Ordering::Relaxed);
+            match self.locked.head() {
+                None => {
+                    set_prev(new, new);
+                    set_next(new, new);
+                    self.locked.set_head(Some(new));
+                }
+                Some(head) => {
+                    let tail = prev(head);
+                    set_prev(new, tail);
+                    set_next(new, head);
+                    set_next(tail, new);
+                    set_prev(head, new);
+                }
+            }
+        }
+        node.set_status(QUEUED, Ordering::Relaxed);
+        true
+    }
+
+    /// Stores `waker` (with its [`alias`](WakerSlot::alias)) in the queued waiter;
+    /// returns the one it replaces.
+    pub(crate) fn replace_waker(
+        &mut self,
+        waker: Option<Waker>,
+        alias: u32,
+    ) -> Option<Waker> {
+        if self.waiter.node.status(Ordering::Relaxed) != QUEUED {
+            broken("replace_waker() on a waiter not queued");
+        }
+        // SAFETY: the lock is held (I1).
+        unsafe {
+            let old = self.waiter.node.waker.take();
+            self.waiter.node.waker.put(waker);
+            self.waiter.node.alias.store(alias, Ordering::Relaxed);
+            old
+        }
+    }
+
+    /// Unlinks the waiter if it is queued, setting its status to `status` (`IDLE`: it holds
+    /// nothing; `RELEASED`: it was in a drain circle), and returns its waker. Does nothing
+    /// and returns `None` if it is not queued (or had no waker).
+    pub(crate) fn remove(
+        &mut self,
+        status: u8,
+    ) -> Option<Waker> {
+        let node = &self.waiter.node;
+        if node.status(Ordering::Relaxed) != QUEUED {
+            return None;
+        }
+        // SAFETY: the lock is held and the node is `QUEUED`, hence linked and alive
+        // (I1, I2, I3); it belongs to this queue (I6).
+        unsafe { self.locked.take_linked(NonNull::from(node), status) }
     }
 }
 
@@ -839,19 +854,12 @@ fn _fields_give_it<'a, S: Lock + Send, L: Lock + Send + Sync + 'a>() {
 mod tests {
     use core::pin::pin;
 
-    use super::{Drain, Queue, Waiter};
+    use super::{Drain, Queue};
     use crate::SpinLock;
 
-    // The internal checks that no path of the safe API can reach: each one refuses a
-    // node of another queue before touching either list.
-
-    #[test]
-    #[should_panic(expected = "waiter of another queue")]
-    fn a_waiter_of_another_queue_is_refused_before_it_is_linked() {
-        let (this, other) = (Queue::<SpinLock>::new(), Queue::<SpinLock>::new());
-        let waiter = pin!(Waiter::new(&other));
-        this.lock(|locked| locked.join(waiter.as_ref(), &mut None, 0));
-    }
+    // The internal check that no path of the safe API can reach: a drain of another
+    // queue is refused before either list is touched. (A waiter's node cannot be offered
+    // to another queue at all: `Own` only exists for the waiter's own queue.)
 
     #[test]
     #[should_panic(expected = "release_all() with a foreign or active drain")]
