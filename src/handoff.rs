@@ -75,7 +75,8 @@ impl<L: Lock> Queue<L> {
             let new = if state < MAX_COUNT {
                 state + 1
             } else if state == WAITERS {
-                return self.hand_off_one();
+                // Waiters queued: hand off under the lock, wake after it.
+                return self.hand_off(None::<Pin<&Waiter<&Self>>>, AbortOnUnwind::new("", false));
             } else {
                 state // `ALL` or saturated: written back, for its `Release`
             };
@@ -89,23 +90,22 @@ impl<L: Lock> Queue<L> {
         }
     }
 
-    /// `complete()` with waiters queued: hand off under the lock, wake after it.
-    #[cold]
-    #[inline(never)]
-    fn hand_off_one(&self) {
-        self.hand_off(None::<Pin<&Waiter<&Self>>>).wake();
-    }
-
-    /// Hands one completion to the oldest waiter under the lock and returns its waker, for
-    /// the caller to wake; or banks it if the queue emptied since we looked. Shared by
-    /// `complete()` and a cancelled wait passing on the completion it was handed (`from`:
-    /// marked `DONE` in the same lock hold, so the completion leaves it exactly once).
+    /// Hands one completion to the oldest waiter under the lock and wakes it once
+    /// unlocked; or banks it if the queue emptied since we looked. Shared by `complete()`
+    /// and a cancelled wait passing on the completion it was handed (`from`: marked `DONE`
+    /// in the same lock hold, so the completion leaves it exactly once; `guard`, armed in a
+    /// `Drop`, aborts if the lock panics, and is disarmed before the waker runs).
     ///
     /// The waker is kept in a slot of this frame that wakes when dropped, not returned from
     /// the lock's closure: a lock that panics after its closure leaves the hand-off done,
     /// and the unwinding still wakes the waiter (no waiter left handed but unwoken).
+    #[cold]
     #[inline(never)]
-    fn hand_off(&self, from: Option<Pin<&Waiter<impl QueueRef<Lock = L>>>>) -> WakeOnDrop {
+    fn hand_off(
+        &self,
+        from: Option<Pin<&Waiter<impl QueueRef<Lock = L>>>>,
+        guard: AbortOnUnwind,
+    ) {
         let mut next = WakeOnDrop(None);
         self.lock(|l| {
             if let Some(from) = from {
@@ -118,7 +118,8 @@ impl<L: Lock> Queue<L> {
                 self.bank(1);
             }
         });
-        next
+        guard.disarm();
+        // `next` is dropped here: the waiter is woken with the lock released.
     }
 
     /// `complete_n(n)`: `n` times `complete()`, a batch of hand-offs per lock hold.
@@ -438,22 +439,10 @@ impl<L: Lock> Queue<L> {
         }
     }
 
-    #[inline(never)]
+    #[inline(always)]
     fn cancel_slow(&self, waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>, in_drop: bool) {
-        let (held, old) = self.unlink(waiter, in_drop);
-        if held == HANDED {
-            // Pass the completion on, as a fresh `complete()` would (under the lock: the
-            // path is cold, and one call is smaller than another inlined `bank`). The wait
-            // is finished in the same lock hold, and the next waiter woken after it (if
-            // that `wake` panics, `old` is dropped by the unwinding).
-            let guard = AbortOnUnwind::new("a dropped wait was passing on its completion", in_drop);
-            let next = self.hand_off(Some(waiter));
-            guard.disarm();
-            next.wake();
-        }
-        waiter.finish();
         // User code last: this wait's own waker.
-        drop(old);
+        drop(self.leave(waiter, in_drop, false));
     }
 
     /// The timer of a timed wait fired: leave the queue, and return whether the wait got a
@@ -461,15 +450,43 @@ impl<L: Lock> Queue<L> {
     /// checks `x->done` once more after the timeout). It consumes what it returns. Also
     /// returns the wait's own waker, for the caller to drop once it has recorded the
     /// result (dropping a waker may panic).
-    #[inline(never)]
+    #[inline(always)]
     pub(crate) fn give_up(
         &self,
         waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>,
     ) -> (bool, Option<Waker>) {
-        let (held, old) = self.unlink(waiter, false);
+        self.leave(waiter, false, true)
+    }
+
+    /// A wait leaves before returning `Ready`, and is finished: cancelled (`!keep`: a
+    /// completion handed to it but not consumed is passed on, as a fresh `complete()`
+    /// would) or timed out (`keep`: it keeps what it was handed or released, or takes a
+    /// banked completion now, and returns whether it got one). Returns its waker too, for
+    /// the caller to drop last (user code). `in_drop`: called from the waiter's `Drop`,
+    /// which must not unwind with the node linked. Out of line: one copy serves drops,
+    /// lost races and timeouts.
+    #[inline(never)]
+    fn leave(
+        &self,
+        waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>,
+        in_drop: bool,
+        keep: bool,
+    ) -> (bool, Option<Waker>) {
+        let (held, old) = self.unlink(waiter, in_drop);
         let got = match held {
-            IDLE => self.take_idle(waiter),
-            _ => true, // handed, released (or, misused, already done)
+            // Passed on under the lock (the path is cold, and one call is smaller than
+            // another inlined `bank`), the wait finished in the same lock hold and the next
+            // waiter woken after it (if that `wake` panics, `old` is dropped by the
+            // unwinding).
+            HANDED if !keep => {
+                let guard =
+                    AbortOnUnwind::new("a dropped wait was passing on its completion", in_drop);
+                self.hand_off(Some(waiter), guard);
+                false
+            }
+            IDLE => keep && self.take_idle(waiter),
+            // Handed (kept), released (or, misused, already done).
+            _ => keep,
         };
         waiter.finish();
         (got, old)
@@ -477,9 +494,8 @@ impl<L: Lock> Queue<L> {
 
     /// A wait leaves before returning `Ready`: unlinks it if it is queued, and returns what
     /// it holds (`HANDED`, `RELEASED`; `IDLE` for nothing, `DONE` if it returned `Ready`
-    /// already) and its waker, for the caller to drop last. Out of line: shared by
-    /// `cancel_slow` and `give_up`.
-    #[inline(never)]
+    /// already) and its waker, for the caller to drop last. Inlined into `leave`.
+    #[inline]
     fn unlink(
         &self,
         waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>,
@@ -557,12 +573,6 @@ impl<L: Lock> Drop for ServeN<'_, L> {
 
 /// One waker, woken when the slot is dropped (also by an unwinding: see `hand_off`).
 struct WakeOnDrop(Option<Waker>);
-
-impl WakeOnDrop {
-    /// Wakes the waker, if any (the same as dropping the slot).
-    #[inline(always)]
-    fn wake(self) {}
-}
 
 impl Drop for WakeOnDrop {
     fn drop(&mut self) {
