@@ -582,11 +582,7 @@ impl<Q: QueueRef> Own<'_, Q> {
     /// registers and a release that runs lock-free meet (either the release's bump comes
     /// first and is seen here, or this comes first and the release sees [`LINKED`] and
     /// takes the lock). Panics if `waiter` is not idle.
-    pub(crate) fn join(
-        &mut self,
-        waker: &mut Option<Waker>,
-        alias: u32,
-    ) -> bool {
+    pub(crate) fn join(&mut self, waker: &mut Option<Waker>, alias: u32) -> bool {
         let node = &self.waiter.node;
         if node.status(Ordering::Relaxed) != IDLE {
             broken("waiter queued twice");
@@ -630,11 +626,7 @@ impl<Q: QueueRef> Own<'_, Q> {
 
     /// Stores `waker` (with its [`alias`](WakerSlot::alias)) in the queued waiter;
     /// returns the one it replaces.
-    pub(crate) fn replace_waker(
-        &mut self,
-        waker: Option<Waker>,
-        alias: u32,
-    ) -> Option<Waker> {
+    pub(crate) fn replace_waker(&mut self, waker: Option<Waker>, alias: u32) -> Option<Waker> {
         if self.waiter.node.status(Ordering::Relaxed) != QUEUED {
             broken("replace_waker() on a waiter not queued");
         }
@@ -650,10 +642,7 @@ impl<Q: QueueRef> Own<'_, Q> {
     /// Unlinks the waiter if it is queued, setting its status to `status` (`IDLE`: it holds
     /// nothing; `RELEASED`: it was in a drain circle), and returns its waker. Does nothing
     /// and returns `None` if it is not queued (or had no waker).
-    pub(crate) fn remove(
-        &mut self,
-        status: u8,
-    ) -> Option<Waker> {
+    pub(crate) fn remove(&mut self, status: u8) -> Option<Waker> {
         let node = &self.waiter.node;
         if node.status(Ordering::Relaxed) != QUEUED {
             return None;
