@@ -318,13 +318,7 @@ impl<L: Lock> Queue<L> {
                     true => Some(RELEASED),
                     false => self.take_or_announce(),
                 };
-                match took {
-                    Some(status) => {
-                        waiter.hold(status);
-                        true
-                    }
-                    None => !l.join(&mut fresh, alias),
-                }
+                !l.hold_or_join(took, &mut fresh, alias)
             }
             // Re-poll of a queued waiter: released (in a drain: E1), or keep its place
             // and store the newest waker.
@@ -373,13 +367,7 @@ impl<L: Lock> Queue<L> {
             return true;
         }
         // Recorded in the waiter under the lock (see `poll_slow`).
-        waiter.lock(|l| match self.take_or_announce() {
-            Some(status) => {
-                waiter.hold(status);
-                true
-            }
-            None => !l.join(&mut None, 0),
-        })
+        waiter.lock(|l| !l.hold_or_join(self.take_or_announce(), &mut None, 0))
     }
 
     /// `try_take`, telling what it took: `HANDED` for a banked completion (consumed from

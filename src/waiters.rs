@@ -581,11 +581,25 @@ impl<Q: QueueRef> Own<'_, Q> {
     /// read-modify-write of the epoch comes after that: it is where a waiter that
     /// registers and a release that runs lock-free meet (either the release's bump comes
     /// first and is seen here, or this comes first and the release sees [`LINKED`] and
-    /// takes the lock). Panics if `waiter` is not idle.
-    pub(crate) fn join(&mut self, waker: &mut Option<Waker>, alias: u32) -> bool {
+    /// takes the lock).
+    ///
+    /// `took`: the caller took a completion instead (`HANDED`, or `RELEASED` for a release
+    /// or `complete_all`); then the waiter only records that it holds it, unlinked (as
+    /// [`Waiter::hold`] does), and `false` is returned. One hard check for both: panics if
+    /// the waiter is not idle.
+    pub(crate) fn hold_or_join(
+        &mut self,
+        took: Option<u8>,
+        waker: &mut Option<Waker>,
+        alias: u32,
+    ) -> bool {
         let node = &self.waiter.node;
         if node.status(Ordering::Relaxed) != IDLE {
             broken("waiter queued twice");
+        }
+        if let Some(status) = took {
+            node.set_status(status, Ordering::Relaxed);
+            return false;
         }
         let epoch = self.locked.queue.epoch.fetch_or(LINKED, Ordering::AcqRel);
         if node.stale(epoch) {
@@ -625,12 +639,13 @@ impl<Q: QueueRef> Own<'_, Q> {
     }
 
     /// Stores `waker` (with its [`alias`](WakerSlot::alias)) in the queued waiter;
-    /// returns the one it replaces.
+    /// returns the one it replaces. Called for a waiter the caller saw `QUEUED` under this
+    /// lock; only a debug check: the slot is emptied before it is filled, so on any waiter
+    /// this is sound (a waiter not queued would just hold the waker, leaked when the waiter
+    /// goes, never woken or dropped twice).
     pub(crate) fn replace_waker(&mut self, waker: Option<Waker>, alias: u32) -> Option<Waker> {
-        if self.waiter.node.status(Ordering::Relaxed) != QUEUED {
-            broken("replace_waker() on a waiter not queued");
-        }
-        // SAFETY: the lock is held (I1).
+        debug_assert_eq!(self.waiter.node.status(Ordering::Relaxed), QUEUED);
+        // SAFETY: the lock is held (I1), and `take` empties the slot that `put` fills.
         unsafe {
             let old = self.waiter.node.waker.take();
             self.waiter.node.waker.put(waker);
