@@ -428,7 +428,7 @@ impl<L: Lock> Completion<L> {
                         if now >= deadline {
                             // The kernel's last look at `x->done`: a completion handed to
                             // this wait meanwhile, or banked by now, is taken.
-                            return match wait.as_mut().give_up().0 {
+                            return match wait.as_mut().give_up() {
                                 true => Ok(()),
                                 false => Err(TimedOut),
                             };

@@ -11,7 +11,7 @@ use crate::lock::Lock;
 use crate::loom::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use crate::state::{has_count, ALL, MAX_COUNT, WAITERS, ZERO};
 use crate::waiters::{
-    Drain, Queue, QueueRef, Waiter, DONE, HANDED, IDLE, LINKED, QUEUED, RELEASE, RELEASED,
+    Drain, Queue, QueueRef, Waiter, DONE, HANDED, IDLE, LINKED, LOST, QUEUED, RELEASE, RELEASED,
 };
 
 impl<L: Lock> Queue<L> {
@@ -419,44 +419,40 @@ impl<L: Lock> Queue<L> {
     #[inline(always)]
     pub(crate) fn cancel(&self, waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>, in_drop: bool) {
         // The common drop, after `Ready`, is one load.
-        if waiter.status() != DONE {
+        if !waiter.is_finished() {
             self.cancel_slow(waiter, in_drop);
         }
     }
 
     #[inline(always)]
     fn cancel_slow(&self, waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>, in_drop: bool) {
-        // User code last: this wait's own waker.
-        drop(self.leave(waiter, in_drop, false));
+        self.leave(waiter, in_drop, false);
     }
 
     /// The timer of a timed wait fired: leave the queue, and return whether the wait got a
     /// completion after all (handed to it, released, or banked and taken now: the kernel
-    /// checks `x->done` once more after the timeout). It consumes what it returns. Also
-    /// returns the wait's own waker, for the caller to drop once it has recorded the
-    /// result (dropping a waker may panic).
+    /// checks `x->done` once more after the timeout). It consumes what it returns. The
+    /// outcome is recorded in the waiter before its waker is dropped (user code: it may
+    /// panic): `DONE` if it got one, `LOST` if not.
     #[inline(always)]
-    pub(crate) fn give_up(
-        &self,
-        waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>,
-    ) -> (bool, Option<Waker>) {
+    pub(crate) fn give_up(&self, waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>) -> bool {
         self.leave(waiter, false, true)
     }
 
     /// A wait leaves before returning `Ready`, and is finished: cancelled (`!keep`: a
     /// completion handed to it but not consumed is passed on, as a fresh `complete()`
     /// would) or timed out (`keep`: it keeps what it was handed or released, or takes a
-    /// banked completion now, and returns whether it got one). Returns its waker too, for
-    /// the caller to drop last (user code). `in_drop`: called from the waiter's `Drop`,
-    /// which must not unwind with the node linked. Out of line: one copy serves drops,
-    /// lost races and timeouts.
+    /// banked completion now, and returns whether it got one; finished as `LOST` if not).
+    /// Its waker is dropped last (user code), once the outcome is recorded. `in_drop`:
+    /// called from the waiter's `Drop`, which must not unwind with the node linked. Out of
+    /// line: one copy serves drops, lost races and timeouts.
     #[inline(never)]
     fn leave(
         &self,
         waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>,
         in_drop: bool,
         keep: bool,
-    ) -> (bool, Option<Waker>) {
+    ) -> bool {
         let (held, old) = self.unlink(waiter, in_drop);
         let got = match held {
             // Passed on under the lock (the path is cold, and one call is smaller than
@@ -473,8 +469,9 @@ impl<L: Lock> Queue<L> {
             // Handed (kept), released (or, misused, already done).
             _ => keep,
         };
-        waiter.finish();
-        (got, old)
+        waiter.finish_as(if keep && !got { LOST } else { DONE });
+        drop(old);
+        got
     }
 
     /// A wait leaves before returning `Ready`: unlinks it if it is queued, and returns what

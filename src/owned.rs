@@ -9,7 +9,7 @@ use core::task::{Context, Poll};
 use futures_core::FusedFuture;
 use pin_project_lite::pin_project;
 
-use crate::waiters::{Waiter, DONE};
+use crate::waiters::Waiter;
 use crate::{Completion, DefaultLock, Lock};
 
 pin_project! {
@@ -147,7 +147,7 @@ impl<L: Lock> Future for OwnedWait<L> {
 
 impl<L: Lock> FusedFuture for OwnedWait<L> {
     fn is_terminated(&self) -> bool {
-        self.waiter.status() == DONE
+        self.waiter.is_finished()
     }
 }
 

@@ -8,7 +8,7 @@ use core::task::{Context, Poll, Waker};
 use futures_core::FusedFuture;
 use pin_project_lite::pin_project;
 
-use crate::waiters::{Queue, Waiter, DONE};
+use crate::waiters::{Queue, Waiter, DONE, LOST};
 use crate::{DefaultLock, Lock};
 
 pin_project! {
@@ -153,7 +153,7 @@ impl<'a, L: Lock> Wait<'a, L> {
     #[cfg(feature = "std")]
     pub(crate) fn is_resolved(&self) -> bool {
         use crate::waiters::{HANDED, RELEASED};
-        matches!(self.waiter.status(), HANDED | RELEASED | DONE)
+        matches!(self.waiter.status(), HANDED | RELEASED | DONE | LOST)
     }
 
     /// Polls the wait.
@@ -187,6 +187,17 @@ impl<'a, L: Lock> Wait<'a, L> {
         waiter.queue().poll_race(waiter, waker)
     }
 
+    /// A timed wait's result once it is finished: `Err(TimedOut)` if it gave up and got
+    /// nothing, `Ok(())` if it finished otherwise; `None` while not finished.
+    #[inline]
+    pub(crate) fn timed_result(&self) -> Option<Result<(), crate::TimedOut>> {
+        match self.waiter.status() {
+            LOST => Some(Err(crate::TimedOut)),
+            DONE => Some(Ok(())),
+            _ => None,
+        }
+    }
+
     /// Leaves the queue now, passing on a completion handed to this wait; afterwards the
     /// future is terminated and holds nothing. Used when another future won a race.
     pub(crate) fn cancel(self: Pin<&mut Self>) {
@@ -195,9 +206,9 @@ impl<'a, L: Lock> Wait<'a, L> {
     }
 
     /// The timer of a timed wait fired: leaves the queue and returns whether the wait got
-    /// a completion after all (SPEC §3 ties), which it then has consumed. Terminated after.
-    /// The waker it returns is the caller's to drop, after recording the result.
-    pub(crate) fn give_up(self: Pin<&mut Self>) -> (bool, Option<Waker>) {
+    /// a completion after all (SPEC §3 ties), which it then has consumed. Terminated after,
+    /// with the outcome recorded ([`timed_result`](Self::timed_result)).
+    pub(crate) fn give_up(self: Pin<&mut Self>) -> bool {
         let waiter = self.project().waiter.into_ref();
         waiter.queue().give_up(waiter)
     }
@@ -215,7 +226,7 @@ impl<L: Lock> Future for Wait<'_, L> {
 impl<L: Lock> FusedFuture for Wait<'_, L> {
     /// `true` once this future returned `Ready` (or was cancelled by a combinator).
     fn is_terminated(&self) -> bool {
-        self.waiter.status() == DONE
+        self.waiter.is_finished()
     }
 }
 

@@ -220,22 +220,17 @@ pin_project! {
     pub struct WaitTimeout<'a, S, L: Lock = DefaultLock> {
         #[pin]
         wait: Wait<'a, L>,
-        // `None` for a zero timeout (a poll: no sleep), and once the result is known.
+        // `None` for a zero timeout (a poll: no sleep), and once the result is known (the
+        // wait's final status records it).
         #[pin]
         sleep: Option<S>,
-        // The result, once returned, for later polls.
-        result: Option<Result<(), TimedOut>>,
     }
 }
 
 impl<'a, S, L: Lock> WaitTimeout<'a, S, L> {
     /// A timed wait; `sleep` is `None` for a zero timeout.
     pub(crate) fn new(wait: Wait<'a, L>, sleep: Option<S>) -> Self {
-        Self {
-            wait,
-            sleep,
-            result: None,
-        }
+        Self { wait, sleep }
     }
 }
 
@@ -244,7 +239,7 @@ impl<S: Future, L: Lock> Future for WaitTimeout<'_, S, L> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        if let Some(result) = *this.result {
+        if let Some(result) = this.wait.timed_result() {
             return Poll::Ready(result);
         }
         let timed_out = match this.sleep.as_mut().as_pin_mut() {
@@ -257,22 +252,15 @@ impl<S: Future, L: Lock> Future for WaitTimeout<'_, S, L> {
                 Poll::Pending => return Poll::Pending,
             },
         };
-        let result = match timed_out {
-            false => Ok(()),
-            // The timer fired. As in the kernel, which checks `x->done` once more after
-            // the timeout, a completion handed to the wait meanwhile (even by the sleep's
-            // own poll), a banked one, or `complete_all` wins.
-            true => {
-                let (got, waker) = this.wait.as_mut().give_up();
-                let result = if got { Ok(()) } else { Err(TimedOut) };
-                // Recorded before the waker is dropped (user code: it may panic).
-                *this.result = Some(result);
-                drop(waker);
-                result
-            }
+        // The timer fired. As in the kernel, which checks `x->done` once more after the
+        // timeout, a completion handed to the wait meanwhile (even by the sleep's own poll),
+        // a banked one, or `complete_all` wins. `give_up` records the result in the wait
+        // before it drops the wait's waker (user code: it may panic).
+        let result = match !timed_out || this.wait.as_mut().give_up() {
+            true => Ok(()),
+            false => Err(TimedOut),
         };
-        // The result first: if dropping the sleep panics, later polls still return it.
-        *this.result = Some(result);
+        // The result is recorded: if dropping the sleep panics, later polls still return it.
         this.sleep.set(None);
         Poll::Ready(result)
     }
@@ -280,7 +268,7 @@ impl<S: Future, L: Lock> Future for WaitTimeout<'_, S, L> {
 
 impl<S: Future, L: Lock> FusedFuture for WaitTimeout<'_, S, L> {
     fn is_terminated(&self) -> bool {
-        self.result.is_some()
+        self.wait.is_terminated()
     }
 }
 
@@ -288,7 +276,7 @@ impl<S, L: Lock> fmt::Debug for WaitTimeout<'_, S, L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WaitTimeout")
             .field("wait", &self.wait)
-            .field("result", &self.result)
+            .field("result", &self.wait.timed_result())
             .finish_non_exhaustive()
     }
 }
@@ -380,7 +368,7 @@ impl<S, L: Lock> defmt::Format for WaitTimeout<'_, S, L> {
             f,
             "WaitTimeout {{ wait: {}, result: {}, .. }}",
             self.wait,
-            self.result
+            self.wait.timed_result()
         );
     }
 }

@@ -83,6 +83,9 @@ pub(crate) const HANDED: u8 = 2;
 pub(crate) const RELEASED: u8 = 3;
 /// The owning future returned `Ready` or was cancelled: it holds nothing any more.
 pub(crate) const DONE: u8 = 4;
+/// The owning timed wait gave up and got nothing (it returned `Err(TimedOut)`): finished,
+/// like `DONE`, holding nothing. Every status from `DONE` up is final.
+pub(crate) const LOST: u8 = 5;
 
 /// The shared part of a `Completion`: its state word, lock and waiter list.
 pub(crate) struct Queue<L> {
@@ -168,7 +171,7 @@ const STATUS_BITS: u32 = 3;
 const STATUS_MASK: u32 = (1 << STATUS_BITS) - 1;
 
 impl Node {
-    /// The status (`IDLE`, `QUEUED`, `HANDED`, `RELEASED` or `DONE`).
+    /// The status (`IDLE`, `QUEUED`, `HANDED`, `RELEASED`, `DONE` or `LOST`).
     #[inline(always)]
     fn status(&self, order: Ordering) -> u8 {
         (self.word.load(order) & STATUS_MASK) as u8
@@ -380,7 +383,7 @@ impl<Q: QueueRef> Waiter<Q> {
         }
     }
 
-    /// The waiter's status (`IDLE`, `QUEUED`, `HANDED`, `RELEASED` or `DONE`).
+    /// The waiter's status (`IDLE`, `QUEUED`, `HANDED`, `RELEASED`, `DONE` or `LOST`).
     ///
     /// `Acquire`: seeing `HANDED`/`RELEASED` makes the completer's writes visible (I5).
     #[inline]
@@ -431,12 +434,26 @@ impl<Q: QueueRef> Waiter<Q> {
     /// Marks a waiter that is not linked as finished (`DONE`).
     #[inline]
     pub(crate) fn finish(&self) {
+        self.finish_as(DONE);
+    }
+
+    /// Marks a waiter that is not linked as finished: `DONE`, or `LOST` for a timed wait
+    /// that got nothing.
+    #[inline]
+    pub(crate) fn finish_as(&self, status: u8) {
         // Only the owner links a node, so a `Relaxed` look is enough to see our own store.
-        // A hard check: marking a linked node `DONE` would let `Drop` free it linked (I3).
+        // A hard check: marking a linked node finished would let `Drop` free it linked (I3).
         if self.node.status(Ordering::Relaxed) == QUEUED {
             broken("finish() on a queued waiter");
         }
-        self.node.set_status(DONE, Ordering::Relaxed);
+        self.node.set_status(status, Ordering::Relaxed);
+    }
+
+    /// Whether the wait is finished (`DONE` or `LOST`): it returned `Ready`, or was
+    /// cancelled, and holds nothing.
+    #[inline(always)]
+    pub(crate) fn is_finished(&self) -> bool {
+        self.status() >= DONE
     }
 }
 
