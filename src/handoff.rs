@@ -237,9 +237,7 @@ impl<L: Lock> Queue<L> {
                 waiter.finish_unlinked();
                 Poll::Ready(())
             }
-            // Re-poll with the waker it queued with, not released: nothing to store,
-            // nothing to lock. A release seen here is seen by every wait it released (E1).
-            QUEUED if waiter.holds_waker(waker) && !waiter.pulsed() => Poll::Pending,
+            // Not ready yet (and a re-poll with the same waker: see `poll_slow`).
             IDLE | QUEUED => self.poll_slow(waiter, waker),
             // Handed a completion or released (no lock needed), or already `Ready`. The
             // checked `finish`: with the unchecked one LLVM merges this arm with the
@@ -266,7 +264,6 @@ impl<L: Lock> Queue<L> {
     ) -> bool {
         match waiter.status() {
             IDLE => self.take_idle(waiter),
-            QUEUED if waiter.holds_waker(waker) && !waiter.pulsed() => false,
             QUEUED => self.poll_slow(waiter, waker).is_ready(),
             // Handed a completion or released (no lock needed), or already `Ready`.
             _ => {
@@ -303,6 +300,12 @@ impl<L: Lock> Queue<L> {
         waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>,
         waker: &Waker,
     ) -> Poll<()> {
+        // Re-poll with the waker it queued with, not released: nothing to store, nothing
+        // to lock (only a queued waiter holds a waker). A release seen here is seen by
+        // every wait it released (E1).
+        if waiter.holds_waker(waker) && !waiter.pulsed() {
+            return Poll::Pending;
+        }
         let clone = waker.clone();
         let alias = Waiter::<&Self>::waker_alias(&clone, waker);
         let mut fresh = Some(clone);
