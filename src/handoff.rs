@@ -279,7 +279,7 @@ impl<L: Lock> Queue<L> {
     /// look and by `give_up`.
     #[inline(never)]
     fn take_idle(&self, waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>) -> bool {
-        let took = waiter.pulsed() || self.try_take();
+        let took = waiter.pulsed() || self.take(false).is_some();
         if took {
             waiter.finish_unlinked();
         }
@@ -319,7 +319,7 @@ impl<L: Lock> Queue<L> {
             (IDLE, pulsed) => {
                 let took = match pulsed {
                     true => Some(RELEASED),
-                    false => self.take_or_announce(),
+                    false => self.take(true),
                 };
                 !l.hold_or_join(took, &mut fresh, alias)
             }
@@ -365,45 +365,28 @@ impl<L: Lock> Queue<L> {
             waiter.hold(RELEASED);
             return true;
         }
-        if let Some(status) = self.take_kind() {
+        if let Some(status) = self.take(false) {
             waiter.hold(status);
             return true;
         }
         // Recorded in the waiter under the lock (see `poll_slow`).
-        waiter.lock(|l| !l.hold_or_join(self.take_or_announce(), &mut None, 0))
+        waiter.lock(|l| !l.hold_or_join(self.take(true), &mut None, 0))
     }
 
-    /// `try_take`, telling what it took: `HANDED` for a banked completion (consumed from
-    /// the count), `RELEASED` for `ALL` (nothing consumed); `None` if there was nothing.
-    fn take_kind(&self) -> Option<u8> {
-        let mut state = self.state.load(Acquire);
-        loop {
-            if state == ALL {
-                return Some(RELEASED);
-            }
-            if !has_count(state) {
-                return None;
-            }
-            match self
-                .state
-                .compare_exchange_weak(state, state - 1, Acquire, Acquire)
-            {
-                Ok(_) => return Some(HANDED),
-                Err(now) => state = now,
-            }
-        }
-    }
-
-    /// Under the lock, for a waiter about to queue: takes a banked completion (or sees
-    /// `ALL`) and returns `HANDED` (or `RELEASED`), or sets `WAITERS` and returns `None`.
-    #[inline]
-    fn take_or_announce(&self) -> Option<u8> {
+    /// Takes a banked completion (or sees `ALL`) and returns `HANDED` (or `RELEASED`: for
+    /// `ALL`, nothing is consumed); else returns `None`, having set `WAITERS` if `announce`
+    /// (under the lock, for a waiter about to queue). `announce == false` is `try_take`
+    /// telling what it took. Out of line: one copy serves a first poll under the lock,
+    /// `enable`, and a timed wait's lock-free looks.
+    #[inline(never)]
+    fn take(&self, announce: bool) -> Option<u8> {
         let mut state = self.state.load(Acquire);
         loop {
             let (new, took) = match state {
                 ALL => return Some(RELEASED),
                 WAITERS => return None,
-                ZERO => (WAITERS, None),
+                ZERO if announce => (WAITERS, None),
+                ZERO => return None,
                 count => (count - 1, Some(HANDED)),
             };
             match self
@@ -489,18 +472,11 @@ impl<L: Lock> Queue<L> {
         match waiter.status() {
             QUEUED => {
                 let guard = AbortOnUnwind::new("a queued wait was being dropped", in_drop);
-                let unlinked = waiter.lock(|l| {
-                    // `HANDED` if a completion was handed to it just before we locked. A
-                    // queued wait leaves as `IDLE`, released (in a drain: E1) or not: a
-                    // release holds nothing to pass on, and `give_up` and a later poll see
-                    // it through the release count. The status set here is the outcome,
-                    // should the lock panic after this.
-                    let held = match waiter.status() {
-                        QUEUED => IDLE,
-                        held => held,
-                    };
-                    (held, l.remove(held))
-                });
+                // `HANDED` if a completion was handed to it just before we locked. A queued
+                // wait leaves as `IDLE`, released (in a drain: E1) or not: `give_up` and a
+                // later poll see a release through the release count. The status set here
+                // is the outcome, should the lock panic after this.
+                let unlinked = waiter.lock(|l| l.leave_queue());
                 guard.disarm();
                 unlinked
             }

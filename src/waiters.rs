@@ -671,6 +671,22 @@ impl<Q: QueueRef> Own<'_, Q> {
         }
     }
 
+    /// A wait leaving: unlinks the waiter if it is queued, leaving it `IDLE` (released in
+    /// a drain or not: a release holds nothing to pass on), and returns `IDLE` and its
+    /// waker; otherwise changes nothing and returns its status (`HANDED` if a completion
+    /// was handed to it just before the lock was taken) and no waker.
+    pub(crate) fn leave_queue(&mut self) -> (u8, Option<Waker>) {
+        let node = &self.waiter.node;
+        match self.waiter.status() {
+            // SAFETY: the lock is held and the node is `QUEUED`, hence linked and alive
+            // (I1, I2, I3); it belongs to this queue (I6).
+            QUEUED => (IDLE, unsafe {
+                self.locked.take_linked(NonNull::from(node), IDLE)
+            }),
+            held => (held, None),
+        }
+    }
+
     /// Unlinks the waiter if it is queued, setting its status to `status` (`IDLE`: it holds
     /// nothing; `RELEASED`: it was in a drain circle), and returns its waker. Does nothing
     /// and returns `None` if it is not queued (or had no waker).
