@@ -59,23 +59,24 @@ impl EmbassyTimer {
 
 /// `ceil(nanos * HZ / 1e9)` for `nanos < 1e9`: the sub-second part of a duration in ticks
 /// of a `HZ` clock. The fraction `HZ / 1e9` is reduced first; when its numerator times
-/// `nanos` fits in 32 bits (every rate that divides 1e9: 1 kHz, 1 MHz, ...), it is all
-/// `u32` arithmetic with a constant divisor, which compiles to a multiplication; otherwise
-/// one `u64` division (exact for any `HZ` below 18 GHz). Rounded up with `div_ceil`, which
-/// adds no term to the product (so only the product has to fit).
+/// `nanos`, plus the denominator minus one (the rounding up), fits in 32 bits (every rate
+/// that divides 1e9: 1 kHz, 1 MHz, ...), it is all `u32` arithmetic with a constant
+/// divisor, which compiles to a multiplication; otherwise one `u64` division, rounded up
+/// with `div_ceil` (exact for any `HZ` below 18 GHz).
 struct Fraction<const HZ: u64>;
 
 impl<const HZ: u64> Fraction<HZ> {
     const GCD: u64 = gcd(HZ, 1_000_000_000);
     const NUM: u64 = HZ / Self::GCD;
     const DEN: u64 = 1_000_000_000 / Self::GCD;
-    const FITS_U32: bool = Self::NUM * 999_999_999 <= u32::MAX as u64;
+    const FITS_U32: bool = Self::NUM * 999_999_999 + (Self::DEN - 1) <= u32::MAX as u64;
 
     #[inline]
     fn ticks(nanos: u32) -> u64 {
         if Self::FITS_U32 {
-            // Casts are exact: both constants are below 2^32 here.
-            u64::from((nanos * Self::NUM as u32).div_ceil(Self::DEN as u32))
+            // Casts are exact: both constants are below 2^32 here, and so is the sum.
+            // Rounded up by adding `DEN - 1` first: one division, no remainder test.
+            u64::from((nanos * Self::NUM as u32 + (Self::DEN as u32 - 1)) / Self::DEN as u32)
         } else {
             (u64::from(nanos) * Self::NUM).div_ceil(Self::DEN)
         }
