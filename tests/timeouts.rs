@@ -582,6 +582,30 @@ fn polling_wait_timeout_after_ready_returns_the_same_result_and_consumes_nothing
     assert!(c.try_wait(), "the re-poll consumed nothing");
 }
 
+/// `Debug` shows the result once it is known (the crate docs of `WaitTimeout`: the same
+/// result again on later polls), read back from the finished wait.
+#[test]
+fn wait_timeout_debug_shows_the_result_once_known() {
+    let never = |_: Duration| std::future::pending::<()>();
+    let expired = |_: Duration| std::future::ready(());
+    let c = Completion::new();
+    let (_, waker) = counting_waker();
+
+    let mut ok = pin!(c.wait_timeout(never, ms(1)));
+    assert!(format!("{ok:?}").contains("result: None"), "{ok:?}");
+    c.complete();
+    assert_eq!(poll_once(ok.as_mut(), &waker), Poll::Ready(Ok(())));
+    assert!(format!("{ok:?}").contains("result: Some(Ok(()))"), "{ok:?}");
+
+    let mut timed_out = pin!(c.wait_timeout(expired, ms(1)));
+    assert_eq!(
+        poll_once(timed_out.as_mut(), &waker),
+        Poll::Ready(Err(TimedOut))
+    );
+    let shown = format!("{timed_out:?}");
+    assert!(shown.contains("result: Some(Err(TimedOut))"), "{shown}");
+}
+
 /// `tokio::select!` in a loop re-polls a branch whose future already finished unless the
 /// branch is disabled; a finished `WaitTimeout` answers with its result, never a panic.
 #[tokio::test(start_paused = true)]

@@ -69,8 +69,13 @@ impl<const HZ: u64> Fraction<HZ> {
     const GCD: u64 = gcd(HZ, 1_000_000_000);
     const NUM: u64 = HZ / Self::GCD;
     const DEN: u64 = 1_000_000_000 / Self::GCD;
+    // The rounding term never decides it (the product fits only for `NUM <= 4`, and then
+    // the sum is at most 4 001 953 120), but it is what makes the sum's fit evident.
     const FITS_U32: bool = Self::NUM * 999_999_999 + (Self::DEN - 1) <= u32::MAX as u64;
 
+    // `div_ceil` would compile to a division and a remainder test: 12 bytes more firmware
+    // (embedded/footprint) for the same value, since the sum fits (`FITS_U32`).
+    #[allow(clippy::manual_div_ceil)]
     #[inline]
     fn ticks(nanos: u32) -> u64 {
         if Self::FITS_U32 {
