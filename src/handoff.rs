@@ -256,13 +256,15 @@ impl<L: Lock> Queue<L> {
     /// only after the other future was polled and is pending (`poll_slow`). A queued wait
     /// is re-polled as `poll_wait` does it. Inlined into each race's poll (28 bytes less
     /// firmware for a timed wait than one shared copy and its calls).
+    /// `status` is the waiter's, just read by the caller (once for the race's whole poll).
     #[inline]
     pub(crate) fn poll_race(
         &self,
         waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>,
+        status: u8,
         waker: &Waker,
     ) -> bool {
-        match waiter.status() {
+        match status {
             IDLE => self.take_idle(waiter),
             QUEUED => self.poll_slow(waiter, waker).is_ready(),
             // Handed a completion or released (no lock needed), or already `Ready`.
@@ -303,7 +305,7 @@ impl<L: Lock> Queue<L> {
         // Re-poll with the waker it queued with, not released: nothing to store, nothing
         // to lock (only a queued waiter holds a waker). A release seen here is seen by
         // every wait it released (E1).
-        if waiter.holds_waker(waker) && !waiter.pulsed() {
+        if waiter.holds_waker(waker) && !waiter.pulsed_hint() {
             return Poll::Pending;
         }
         let clone = waker.clone();
@@ -312,7 +314,7 @@ impl<L: Lock> Queue<L> {
         let mut old = None;
         // What the closure takes, it records in the waiter (or in `fresh`/`old`): a lock
         // that panics after its closure leaves a wait that holds what it took.
-        let ready = waiter.lock(|l| match (waiter.status(), waiter.pulsed()) {
+        let ready = waiter.lock(|l| match (l.status(), waiter.pulsed()) {
             // Not queued yet: released since it was created (then it consumes nothing), or
             // take what arrived since the lock-free look, or queue at the tail (only this
             // owner moves a waiter out of `IDLE`).
@@ -327,7 +329,7 @@ impl<L: Lock> Queue<L> {
             // and store the newest waker.
             (QUEUED, released) => {
                 match released {
-                    true => old = l.remove(RELEASED),
+                    true => old = l.remove(RELEASED).1,
                     false => old = l.replace_waker(fresh.take(), alias),
                 }
                 released
@@ -476,7 +478,7 @@ impl<L: Lock> Queue<L> {
                 // wait leaves as `IDLE`, released (in a drain: E1) or not: `give_up` and a
                 // later poll see a release through the release count. The status set here
                 // is the outcome, should the lock panic after this.
-                let unlinked = waiter.lock(|l| l.leave_queue());
+                let unlinked = waiter.lock(|l| l.remove(IDLE));
                 guard.disarm();
                 unlinked
             }

@@ -171,27 +171,35 @@ impl<'a, L: Lock> Wait<'a, L> {
         waiter.queue().poll_slow(waiter, waker)
     }
 
-    /// Whether this wait was never polled (nor enabled): it holds nothing, is not queued.
+    /// The wait's status now (`Acquire`): a race reads it once per poll, and passes it to
+    /// [`poll_race`](Self::poll_race), [`outcome`](Self::outcome) and `IDLE` checks.
     #[inline]
-    pub(crate) fn is_idle(&self) -> bool {
-        self.waiter.status() == crate::waiters::IDLE
+    pub(crate) fn status(&self) -> u8 {
+        self.waiter.status()
     }
 
-    /// A race's look at the wait, before its other future is polled: `true` once the wait
-    /// is finished (it consumed a completion or saw `ALL`). A wait never polled takes a
-    /// completion lock-free or changes nothing (it stays [idle](Self::is_idle), for
-    /// [`poll_queue`](Self::poll_queue) after the other future); a queued one is re-polled.
+    /// A race's look at the wait, before its other future is polled, given the
+    /// [`status`](Self::status) the caller just read: `true` once the wait is finished (it
+    /// consumed a completion or saw `ALL`). A wait never polled takes a completion
+    /// lock-free or changes nothing (it stays `IDLE`, for [`poll_queue`](Self::poll_queue)
+    /// after the other future); a queued one is re-polled.
     #[inline]
-    pub(crate) fn poll_race(self: Pin<&mut Self>, waker: &Waker) -> bool {
+    pub(crate) fn poll_race(self: Pin<&mut Self>, status: u8, waker: &Waker) -> bool {
         let waiter = self.project().waiter.into_ref();
-        waiter.queue().poll_race(waiter, waker)
+        waiter.queue().poll_race(waiter, status, waker)
     }
 
     /// A timed wait's result once it is finished: `Err(TimedOut)` if it gave up and got
     /// nothing, `Ok(())` if it finished otherwise; `None` while not finished.
     #[inline]
     pub(crate) fn timed_result(&self) -> Option<Result<(), crate::TimedOut>> {
-        match self.waiter.status() {
+        Self::outcome(self.status())
+    }
+
+    /// [`timed_result`](Self::timed_result) for a [`status`](Self::status) already read.
+    #[inline]
+    pub(crate) fn outcome(status: u8) -> Option<Result<(), crate::TimedOut>> {
+        match status {
             LOST => Some(Err(crate::TimedOut)),
             DONE => Some(Ok(())),
             _ => None,

@@ -8,6 +8,7 @@ use core::task::{Context, Poll};
 use futures_core::FusedFuture;
 use pin_project_lite::pin_project;
 
+use crate::waiters::{DONE, IDLE};
 use crate::{DefaultLock, Lock, TimedOut, Wait};
 
 pin_project! {
@@ -85,11 +86,12 @@ impl<F: Future, L: Lock> Future for WaitOr<'_, F, L> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
+        let status = this.wait.status();
         assert!(
-            !this.wait.is_terminated(),
+            status < DONE,
             "`WaitOr` polled after it returned `Ready`"
         );
-        match race(this.wait.as_mut(), this.other, cx) {
+        match race(this.wait.as_mut(), status, this.other, cx) {
             // `other` won: the wait leaves the queue, passing on a completion handed to it.
             Poll::Ready(Err(output)) => {
                 this.wait.cancel();
@@ -112,18 +114,20 @@ impl<F: Future, L: Lock> Future for WaitOr<'_, F, L> {
 #[inline]
 fn race<L: Lock, F: Future>(
     mut wait: Pin<&mut Wait<'_, L>>,
+    status: u8,
     other: Pin<&mut F>,
     cx: &mut Context<'_>,
 ) -> Poll<Result<(), F::Output>> {
-    if wait.as_mut().poll_race(cx.waker()) {
+    if wait.as_mut().poll_race(status, cx.waker()) {
         return Poll::Ready(Ok(()));
     }
     if let Poll::Ready(output) = other.poll(cx) {
         return Poll::Ready(Err(output));
     }
-    // `other` is pending. A wait still idle (this is its first poll) queues now, or takes
-    // a completion that arrived meanwhile; a queued one has its waker stored already.
-    if wait.is_idle() {
+    // `other` is pending. A wait still idle (this is its first poll: `poll_race` found
+    // nothing, and only the owner moves a wait out of `IDLE`) queues now, or takes a
+    // completion that arrived meanwhile; a queued one has its waker stored already.
+    if status == IDLE {
         wait.poll_queue(cx.waker()).map(Ok)
     } else {
         Poll::Pending
@@ -239,14 +243,15 @@ impl<S: Future, L: Lock> Future for WaitTimeout<'_, S, L> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        if let Some(result) = this.wait.timed_result() {
+        let status = this.wait.status();
+        if let Some(result) = Wait::<L>::outcome(status) {
             return Poll::Ready(result);
         }
         let timed_out = match this.sleep.as_mut().as_pin_mut() {
             // No sleep is a zero timeout: take a completion now or time out, never queue
             // (`give_up` on a wait never polled takes one lock-free, or finds none).
             None => true,
-            Some(sleep) => match race(this.wait.as_mut(), sleep, cx) {
+            Some(sleep) => match race(this.wait.as_mut(), status, sleep, cx) {
                 Poll::Ready(Ok(())) => false,
                 Poll::Ready(Err(_)) => true,
                 Poll::Pending => return Poll::Pending,

@@ -343,6 +343,13 @@ impl<Q: QueueRef> Waiter<Q> {
         self.node.stale(self.queue().epoch.load(Ordering::Acquire))
     }
 
+    /// [`pulsed`](Self::pulsed) with a `Relaxed` load: only a hint, for a decision that
+    /// is made again under the lock when it says `true` (nothing is read because of it).
+    #[inline(always)]
+    pub(crate) fn pulsed_hint(&self) -> bool {
+        self.node.stale(self.queue().epoch.load(Ordering::Relaxed))
+    }
+
     /// The queue this waiter belongs to.
     #[inline(always)]
     pub(crate) fn queue(&self) -> &Queue<Q::Lock> {
@@ -589,6 +596,14 @@ pub(crate) struct Own<'q, Q: QueueRef> {
 }
 
 impl<Q: QueueRef> Own<'_, Q> {
+    /// The waiter's status, read under its queue's lock: `Relaxed` is enough, because
+    /// every move out of `QUEUED` is made by a holder of this lock (and the lock orders
+    /// it before us), and only the owner makes the other moves.
+    #[inline(always)]
+    pub(crate) fn status(&self) -> u8 {
+        self.waiter.node.status(Ordering::Relaxed)
+    }
+
     /// Links the idle waiter at the tail of the main queue, moving `waker` (`None`:
     /// enabled, not polled yet) into it; or, if a release happened since the waiter was
     /// created, leaves it unlinked and marks it `RELEASED` (it must not queue: E1).
@@ -618,7 +633,10 @@ impl<Q: QueueRef> Own<'_, Q> {
             node.set_status(status, Ordering::Relaxed);
             return false;
         }
-        let epoch = self.locked.queue.epoch.fetch_or(LINKED, Ordering::AcqRel);
+        // `Acquire`: seeing a release's bump here makes what its caller wrote before it
+        // visible (the waiter is then ready). Nothing reads this write for what was
+        // written before it: a release that sees `LINKED` takes the lock, which orders it.
+        let epoch = self.locked.queue.epoch.fetch_or(LINKED, Ordering::Acquire);
         if node.stale(epoch) {
             // Released while it existed: ready, holding nothing. Undo what announcing did
             // if the main queue is empty (we set `WAITERS` and `LINKED` for nothing).
@@ -671,33 +689,21 @@ impl<Q: QueueRef> Own<'_, Q> {
         }
     }
 
-    /// A wait leaving: unlinks the waiter if it is queued, leaving it `IDLE` (released in
-    /// a drain or not: a release holds nothing to pass on), and returns `IDLE` and its
-    /// waker; otherwise changes nothing and returns its status (`HANDED` if a completion
-    /// was handed to it just before the lock was taken) and no waker.
-    pub(crate) fn leave_queue(&mut self) -> (u8, Option<Waker>) {
+    /// Unlinks the waiter if it is queued, setting its status to `to` (`IDLE`: a wait
+    /// leaving, which holds nothing, released in a drain or not; `RELEASED`: a re-poll
+    /// that found it released in a drain circle), and returns `to` and its waker.
+    /// Otherwise changes nothing and returns its status (`HANDED` if a completion was
+    /// handed to it just before the lock was taken) and no waker.
+    pub(crate) fn remove(&mut self, to: u8) -> (u8, Option<Waker>) {
         let node = &self.waiter.node;
-        match self.waiter.status() {
+        match self.status() {
             // SAFETY: the lock is held and the node is `QUEUED`, hence linked and alive
             // (I1, I2, I3); it belongs to this queue (I6).
-            QUEUED => (IDLE, unsafe {
-                self.locked.take_linked(NonNull::from(node), IDLE)
+            QUEUED => (to, unsafe {
+                self.locked.take_linked(NonNull::from(node), to)
             }),
             held => (held, None),
         }
-    }
-
-    /// Unlinks the waiter if it is queued, setting its status to `status` (`IDLE`: it holds
-    /// nothing; `RELEASED`: it was in a drain circle), and returns its waker. Does nothing
-    /// and returns `None` if it is not queued (or had no waker).
-    pub(crate) fn remove(&mut self, status: u8) -> Option<Waker> {
-        let node = &self.waiter.node;
-        if node.status(Ordering::Relaxed) != QUEUED {
-            return None;
-        }
-        // SAFETY: the lock is held and the node is `QUEUED`, hence linked and alive
-        // (I1, I2, I3); it belongs to this queue (I6).
-        unsafe { self.locked.take_linked(NonNull::from(node), status) }
     }
 }
 
