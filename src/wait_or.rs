@@ -87,10 +87,7 @@ impl<F: Future, L: Lock> Future for WaitOr<'_, F, L> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         let status = this.wait.status();
-        assert!(
-            status < DONE,
-            "`WaitOr` polled after it returned `Ready`"
-        );
+        assert!(status < DONE, "`WaitOr` polled after it returned `Ready`");
         match race(this.wait.as_mut(), status, this.other, cx) {
             // `other` won: the wait leaves the queue, passing on a completion handed to it.
             Poll::Ready(Err(output)) => {
