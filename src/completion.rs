@@ -241,10 +241,11 @@ impl<L: Lock> Completion<L> {
     /// [`reinit`](Self::reinit) every [`wait`](Self::wait) is ready at once and
     /// [`try_wait`](Self::try_wait) returns `true` without consuming anything.
     ///
-    /// Every wait future that exists at the call and has not returned `Ready` is released,
-    /// queued or not, polled or not (as a [`complete_waiters`](Self::complete_waiters)
-    /// pulse is): it stays released even if `reinit` comes before its next poll, which is
-    /// `Ready`. A wait created after `reinit` waits for the next completion. Queued waiters
+    /// Every wait queued at the call (polled, or [enabled](crate::Wait::enable)) is
+    /// released: it stays released even if `reinit` comes before its next poll, which is
+    /// `Ready`. A wait not queued yet is not released by the call: its first poll sees the
+    /// flag, so it is `Ready` until `reinit`; first polled after `reinit`, it waits for the
+    /// next completion, as a wait created after `reinit` does. Queued waiters
     /// are woken in batches of 32 (8 on 32-bit targets), the lock being released between
     /// batches, so the lock is never held for more than one batch of work. The release is
     /// atomic to polls: once [`is_done`](Self::is_done) says `true`, or one released wait
@@ -253,8 +254,8 @@ impl<L: Lock> Completion<L> {
     ///
     /// # Where it may be called from
     ///
-    /// Anywhere [`complete`](Self::complete) may be. With nobody queued it is two atomic
-    /// compare-and-swaps (the flag, then the release count), and takes no lock.
+    /// Anywhere [`complete`](Self::complete) may be. With nobody queued it is one atomic
+    /// compare-and-swap (the flag), and takes no lock.
     ///
     /// # Panics
     ///
@@ -279,16 +280,19 @@ impl<L: Lock> Completion<L> {
         self.queue.complete_all();
     }
 
-    /// A pulse: releases every wait future that exists at this moment and has not
-    /// returned `Ready` — queued (polled or [enabled](crate::Wait::enable)) **or not yet
-    /// polled** — and wakes the queued ones. Each such wait's next poll is `Ready`; it
-    /// consumes nothing (a banked completion stays banked). A wait created after the call
-    /// is not reached. Unlike [`complete_all`](Self::complete_all) it is not sticky and
-    /// banks nothing: the count and the completed-for-all flag stay as they are.
+    /// A pulse: releases every wait future queued at this moment (polled, or
+    /// [enabled](crate::Wait::enable)), and wakes them. Each such wait's next poll is
+    /// `Ready`; it consumes nothing (a banked completion stays banked). A wait that is not
+    /// queued (created and neither polled nor enabled yet, or created after the call) is
+    /// not reached. Unlike [`complete_all`](Self::complete_all) it is not sticky and banks
+    /// nothing: the count and the completed-for-all flag stay as they are.
     ///
-    /// This is `tokio::sync::Notify::notify_waiters()`, with tokio's rule: a `Notified`
-    /// (here a [`Wait`], [`OwnedWait`](crate::OwnedWait), [`WaitOr`], [`WaitTimeout`]...)
-    /// created before the call receives it, polled or not. A pulsed wait that is dropped
+    /// This is `tokio::sync::Notify::notify_waiters()`, with one difference: tokio's
+    /// pulse also reaches a `Notified` created before the call and never polled; here a
+    /// wait ([`Wait`], [`OwnedWait`](crate::OwnedWait), [`WaitOr`], [`WaitTimeout`]...)
+    /// receives a pulse once it is queued, so [`enable`](crate::Wait::enable) it (or poll
+    /// it once) before doing what may send the pulse. (That keeps a wait's first poll one
+    /// compare-and-swap, with no release count to read.) A pulsed wait that is dropped
     /// before it returns `Ready` passes nothing on (the pulse was for the waits of that
     /// moment, and banks nothing). Queued waits are woken in batches, the lock released
     /// between batches, as with `complete_all`; the release is atomic to polls (once one
@@ -303,8 +307,8 @@ impl<L: Lock> Completion<L> {
     /// # Where it may be called from
     ///
     /// Anywhere [`complete`](Self::complete) may be. With nobody queued it is one atomic
-    /// compare-and-swap (a release counter every wait reads at its first poll) and takes no
-    /// lock.
+    /// read-modify-write of the state word that changes nothing (the meeting point with a
+    /// waiter queueing at the same time) and takes no lock.
     ///
     /// # Panics
     ///
@@ -323,10 +327,12 @@ impl<L: Lock> Completion<L> {
     /// let mut b = Box::pin(config_changed.wait());
     /// assert!(poll!(a.as_mut()).is_pending()); // both queued
     /// assert!(poll!(b.as_mut()).is_pending());
+    /// let mut late = Box::pin(config_changed.wait()); // created, not queued
     ///
     /// config_changed.complete_waiters();
     /// assert!(poll!(a.as_mut()).is_ready());
     /// assert!(poll!(b.as_mut()).is_ready());
+    /// assert!(poll!(late.as_mut()).is_pending()); // not reached: it queues now
     /// // Nothing banked, nothing sticky: a later wait waits for the next pulse.
     /// assert!(!config_changed.is_done());
     /// # });

@@ -10,9 +10,7 @@ use crate::fault::AbortOnUnwind;
 use crate::lock::Lock;
 use crate::loom::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use crate::state::{has_count, ALL, MAX_COUNT, WAITERS, ZERO};
-use crate::waiters::{
-    Drain, Queue, QueueRef, Waiter, DONE, HANDED, IDLE, LINKED, LOST, QUEUED, RELEASE, RELEASED,
-};
+use crate::waiters::{Drain, Queue, QueueRef, Waiter, DONE, HANDED, IDLE, LOST, QUEUED, RELEASED};
 
 impl<L: Lock> Queue<L> {
     /// Takes one banked completion, or sees `ALL`. Never queues. One CAS when banked.
@@ -132,8 +130,10 @@ impl<L: Lock> Queue<L> {
         .run();
     }
 
-    /// `complete_all()`: set `ALL`, and release every wait that exists (a release: see
-    /// `waiters`, E1), the queued ones in batches.
+    /// `complete_all()`: set `ALL`, and release every queued wait (a release: see
+    /// `waiters`, E1), in batches. With nobody queued, one compare-and-swap: a waiter that
+    /// queues at the same time meets it in the state word (it sees `ALL`, or this sees
+    /// `WAITERS`).
     pub(crate) fn complete_all(&self) {
         let mut state = self.state.load(Relaxed);
         while state != WAITERS {
@@ -142,44 +142,29 @@ impl<L: Lock> Queue<L> {
                 .state
                 .compare_exchange_weak(state, ALL, Release, Relaxed)
             {
-                // Nobody was queued: `ALL` first (no wait queues from now on), then the
-                // release count, for waits that exist unpolled (and stay released after
-                // a `reinit`).
-                Ok(_) => return self.release(true),
+                Ok(_) => return,
                 Err(now) => state = now,
             }
         }
         self.release_queued(true);
     }
 
-    /// `complete_waiters()`: a release of every wait that exists now, polled or not; one
+    /// `complete_waiters()`: a release of every wait queued now (polled or enabled); one
     /// completion each, nothing banked, the count and `ALL` untouched.
+    ///
+    /// With nobody queued it changes nothing, but it must still meet a waiter that queues
+    /// at the same time (register-then-check: the waiter sets `WAITERS`, then reads the
+    /// caller's flag; the caller writes its flag, then comes here). A read-modify-write of
+    /// the state word that changes nothing is that meeting point: it reads the latest
+    /// value, so either it comes after the waiter's move to `WAITERS` and sees it (then the
+    /// lock orders the two), or it comes before, and the waiter's `Acquire` read-modify-
+    /// write reads what this `Release` wrote (the caller's flag is then visible to the
+    /// waiter's check).
     #[inline]
     pub(crate) fn complete_waiters(&self) {
-        self.release(false);
-    }
-
-    /// A release: bumps the release count lock-free if nobody is queued (one
-    /// compare-and-swap: the waits that exist are unpolled and see it at their first poll);
-    /// else under the lock, with the splice of the queued waiters.
-    ///
-    /// The compare-and-swap reads the epoch's latest value: a waiter that registers at the
-    /// same time either sees the bump (its `join` comes later) or is seen (`LINKED`).
-    #[inline]
-    fn release(&self, all: bool) {
-        let mut epoch = self.epoch.load(Relaxed);
-        while epoch & LINKED == 0 {
-            match self.epoch.compare_exchange_weak(
-                epoch,
-                epoch.wrapping_add(RELEASE),
-                AcqRel,
-                Relaxed,
-            ) {
-                Ok(_) => return,
-                Err(now) => epoch = now,
-            }
+        if self.state.fetch_or(0, Release) == WAITERS {
+            self.release_queued(false);
         }
-        self.release_queued(all);
     }
 
     /// Releases every waiter of the main queue (`complete_all` when `all`, else a pulse),
@@ -188,8 +173,6 @@ impl<L: Lock> Queue<L> {
     fn release_queued(&self, all: bool) {
         let drain = pin!(Drain::new(self, all));
         self.lock(|l| {
-            // The bump and the splice first, then the state word: a wait that sees `ALL`
-            // lock-free also sees the bump (E1).
             l.release_all(drain.as_ref());
             if all {
                 self.state.swap(ALL, AcqRel);
@@ -232,8 +215,8 @@ impl<L: Lock> Queue<L> {
         waker: &Waker,
     ) -> Poll<()> {
         match waiter.status() {
-            // Fast path: first poll with a completion banked (or released since created).
-            IDLE if waiter.pulsed() || self.try_take() => {
+            // Fast path: first poll with a completion banked (or `ALL`).
+            IDLE if self.try_take() => {
                 waiter.finish_unlinked();
                 Poll::Ready(())
             }
@@ -252,7 +235,7 @@ impl<L: Lock> Queue<L> {
 
     /// A race's look at its wait (`wait_or`, `wait_timeout`), before the other future is
     /// polled: `true` once the wait is finished. A wait never polled takes a banked
-    /// completion (or sees `ALL`, or a release) lock-free or changes nothing: it queues
+    /// completion (or sees `ALL`) lock-free or changes nothing: it queues
     /// only after the other future was polled and is pending (`poll_slow`). A queued wait
     /// is re-polled as `poll_wait` does it. Inlined into each race's poll (28 bytes less
     /// firmware for a timed wait than one shared copy and its calls).
@@ -275,13 +258,12 @@ impl<L: Lock> Queue<L> {
         }
     }
 
-    /// For a waiter the caller saw `IDLE` (never queued): takes a banked completion (or
-    /// sees `ALL` or a release since it was created) lock-free, and then it is finished
-    /// (`true`); else changes nothing (`false`). Out of line: shared by a race's first
-    /// look and by `give_up`.
+    /// For a waiter the caller saw `IDLE` (not queued): takes a banked completion (or
+    /// sees `ALL`) lock-free, and then it is finished (`true`); else changes nothing
+    /// (`false`). Out of line: shared by a race's first look and by `give_up`.
     #[inline(never)]
     fn take_idle(&self, waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>) -> bool {
-        let took = waiter.pulsed() || self.take(false).is_some();
+        let took = self.take(false).is_some();
         if took {
             waiter.finish_unlinked();
         }
@@ -305,7 +287,7 @@ impl<L: Lock> Queue<L> {
         // Re-poll with the waker it queued with, not released: nothing to store, nothing
         // to lock (only a queued waiter holds a waker). A release seen here is seen by
         // every wait it released (E1).
-        if waiter.holds_waker(waker) && !waiter.pulsed_hint() {
+        if waiter.holds_waker(waker) && !waiter.released_hint() {
             return Poll::Pending;
         }
         let clone = waker.clone();
@@ -314,26 +296,13 @@ impl<L: Lock> Queue<L> {
         let mut old = None;
         // What the closure takes, it records in the waiter (or in `fresh`/`old`): a lock
         // that panics after its closure leaves a wait that holds what it took.
-        let ready = waiter.lock(|l| match (l.status(), waiter.pulsed()) {
-            // Not queued yet: released since it was created (then it consumes nothing), or
-            // take what arrived since the lock-free look, or queue at the tail (only this
-            // owner moves a waiter out of `IDLE`).
-            (IDLE, pulsed) => {
-                let took = match pulsed {
-                    true => Some(RELEASED),
-                    false => self.take(true),
-                };
-                !l.hold_or_join(took, &mut fresh, alias)
-            }
-            // Re-poll of a queued waiter: released (in a drain: E1), or keep its place
-            // and store the newest waker.
-            (QUEUED, released) => {
-                match released {
-                    true => old = l.remove(RELEASED).1,
-                    false => old = l.replace_waker(fresh.take(), alias),
-                }
-                released
-            }
+        let ready = waiter.lock(|l| match l.status() {
+            // Not queued yet: take what arrived since the lock-free look, or queue at the
+            // tail (only this owner moves a waiter out of `IDLE`).
+            IDLE => !l.hold_or_join(self.take(true), &mut fresh, alias),
+            // Re-poll of a queued waiter: released in a drain (E1), then it leaves; or it
+            // keeps its place and stores the newest waker.
+            QUEUED => l.repoll(&mut fresh, alias, &mut old),
             // Handed or released since we looked.
             _ => true,
         });
@@ -359,13 +328,10 @@ impl<L: Lock> Queue<L> {
     pub(crate) fn enable(&self, waiter: Pin<&Waiter<impl QueueRef<Lock = L>>>) -> bool {
         match waiter.status() {
             IDLE => {}
-            // Already queued: released by a release still draining (E1), or handed since?
-            QUEUED => return waiter.pulsed() || waiter.status() != QUEUED,
+            // Already queued: released by a release still draining (E1; the next poll
+            // makes sure of it under the lock), or handed since?
+            QUEUED => return waiter.released_hint() || waiter.status() != QUEUED,
             _ => return true,
-        }
-        if waiter.pulsed() {
-            waiter.hold(RELEASED);
-            return true;
         }
         if let Some(status) = self.take(false) {
             waiter.hold(status);
@@ -474,11 +440,10 @@ impl<L: Lock> Queue<L> {
         match waiter.status() {
             QUEUED => {
                 let guard = AbortOnUnwind::new("a queued wait was being dropped", in_drop);
-                // `HANDED` if a completion was handed to it just before we locked. A queued
-                // wait leaves as `IDLE`, released (in a drain: E1) or not: `give_up` and a
-                // later poll see a release through the release count. The status set here
-                // is the outcome, should the lock panic after this.
-                let unlinked = waiter.lock(|l| l.remove(IDLE));
+                // `HANDED` if a completion was handed to it just before we locked,
+                // `RELEASED` if it was in a drain circle (E1), else `IDLE`. The status set
+                // here is the outcome, should the lock panic after this.
+                let unlinked = waiter.lock(|l| l.remove());
                 guard.disarm();
                 unlinked
             }

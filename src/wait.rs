@@ -15,12 +15,12 @@ pin_project! {
     /// Future returned by [`Completion::wait`](crate::Completion::wait): resolves once it
     /// has consumed one completion, or once the completion is completed for all.
     ///
-    /// Creating it queues nothing, but from that moment a release
+    /// Creating it queues nothing and receives nothing: its first poll (or
+    /// [`enable`](Self::enable)) is `Ready` at once if a completion is banked (consuming
+    /// one) or `complete_all` was called (and no `reinit` since); otherwise it joins the
+    /// tail of the FIFO queue. From then on a release
     /// ([`complete_waiters`](crate::Completion::complete_waiters) or
-    /// [`complete_all`](crate::Completion::complete_all)) reaches it, polled or not. Its
-    /// first poll is `Ready` at once if such a release happened since it was created
-    /// (consuming nothing), a completion is banked (consuming one) or `complete_all` was
-    /// called; otherwise it joins the tail of the FIFO queue. A completion posted while it
+    /// [`complete_all`](crate::Completion::complete_all)) reaches it. A completion posted while it
     /// is queued is handed to it directly: nobody can take it in between.
     ///
     /// # Cancel safety
@@ -90,8 +90,8 @@ impl<'a, L: Lock> Wait<'a, L> {
     /// [`complete_all`](crate::Completion::complete_all) and
     /// [`complete_waiters`](crate::Completion::complete_waiters) like a polled wait.
     /// Returns `true` if it holds a completion already (one was banked and it took it, or
-    /// `complete_all` happened, or it was released or handed one since it was created or
-    /// enabled): then its next poll is `Ready`. Calling it again is harmless; on a wait
+    /// `complete_all` happened, or it was released or handed one since it was enabled):
+    /// then its next poll is `Ready`. Calling it again is harmless; on a wait
     /// that was polled it changes nothing.
     ///
     /// This is `tokio::sync::Notify`'s `Notified::enable`: register interest first, then
@@ -102,9 +102,9 @@ impl<'a, L: Lock> Wait<'a, L> {
     /// [`complete_all`](crate::Completion::complete_all) or
     /// [`complete_waiters`](crate::Completion::complete_waiters): a waiter that enables and
     /// then reads the flag (`Acquire`) either sees it set, or the notifier's call reaches
-    /// the wait. (A `complete_waiters` pulse also reaches a wait that was created before it
-    /// and never enabled: `enable` matters for the completions that are handed to one
-    /// waiter, and to take the FIFO place early.) An enabled wait has no waker until its
+    /// the wait. (A `complete_waiters` pulse reaches only waits that are queued, by a first
+    /// poll or by `enable`: enable a wait before doing what may send the pulse, as with
+    /// tokio's `notify_waiters`.) An enabled wait has no waker until its
     /// first poll, so a completion handed to it before then wakes nobody: the poll finds
     /// it.
     ///

@@ -13,23 +13,24 @@
 //!
 //! # The release epoch
 //!
-//! [`Queue::epoch`] counts releases (bits 1..) and tells whether the main queue is
-//! non-empty ([`LINKED`], bit 0). Every waiter records the count when it is created
-//! ([`Waiter::new`]); a waiter whose recorded count differs from the queue's was released
-//! by a call made while it existed, whether it was polled by then or not (tokio's
-//! `notify_waiters` rule). A release bumps the count lock-free when [`LINKED`] is clear
-//! (nobody queued: the waits that exist are unpolled, and see the bump at their first
-//! poll), and otherwise under the lock, in the same hold as the splice. A waiter queues
-//! only if its count is still current (checked under the lock with a read-modify-write of
-//! the epoch, the meeting point with a release that runs at the same time), so:
+//! [`Queue::epoch`] counts releases. It is written only under the lock, by a release, in
+//! the same hold as its splice; a waiter records it when it **queues** (in that lock hold
+//! too), in its node. So:
 //!
 //! - **E1** every node of the main queue holds the current count; a linked node whose
-//!   count is stale is in a drain circle (released). The owner reads that lock-free, which
-//!   makes a release atomic to polls: once one wait of a release polls `Ready`, every wait
-//!   of that release does, drained yet or not.
+//!   count is stale is in a drain circle (released). The owner reads that lock-free (a
+//!   hint, made sure of under the lock), which makes a release atomic to polls: once one
+//!   wait of a release polls `Ready`, every wait of that release does, drained yet or not.
 //!
-//! (A waiter keeps the count's low 28 bits: a wait would have to stay unpolled across
-//! exactly a multiple of 2^28 releases to miss one.)
+//! A release reaches the waits queued (polled or enabled) at its call, which SPEC §2 asks
+//! of a pulse; a wait that was never queued is not reached (it sees `ALL` in the state
+//! word after a `complete_all`, until `reinit`). A release with nobody queued needs no
+//! bump: it only has to meet a waiter that is queueing at the same time, and the state
+//! word is that meeting point (see `Queue::complete_waiters`).
+//!
+//! (A node keeps the count's low 29 bits: a wait would have to stay in a drain circle,
+//! not yet popped, across exactly a multiple of 2^29 releases for a re-poll to miss that
+//! it is released; the drain then still releases and wakes it.)
 //!
 //! # Invariants (referred to as I1..I6 by the `SAFETY` comments)
 //!
@@ -67,12 +68,6 @@ use crate::loom::AtomicPtr;
 use crate::loom::{loom_const_fn, AtomicU32, Ordering, UnsafeCell};
 use crate::state::{WAITERS, ZERO};
 
-/// Bit 0 of [`Queue::epoch`]: the main queue is non-empty (set and cleared under the lock,
-/// with `WAITERS` in the state word).
-pub(crate) const LINKED: u32 = 1;
-/// What one release adds to [`Queue::epoch`].
-pub(crate) const RELEASE: u32 = 2;
-
 /// The waiter has not been queued (or was removed from the queue without a completion).
 pub(crate) const IDLE: u8 = 0;
 /// The waiter is linked in a list (I2).
@@ -91,8 +86,9 @@ pub(crate) const LOST: u8 = 5;
 pub(crate) struct Queue<L> {
     /// The state word (see `crate::state`); read and written lock-free on fast paths.
     pub(crate) state: AtomicU32,
-    /// The release epoch: releases so far (bits 1..) and [`LINKED`] (see E1).
-    pub(crate) epoch: AtomicU32,
+    /// The release epoch: releases so far (E1). Written under the lock only; atomic for
+    /// the owner's lock-free hint.
+    epoch: AtomicU32,
     lock: L,
     /// Oldest waiter of the main queue (I1, I4).
     head: UnsafeCell<Option<NonNull<Node>>>,
@@ -139,9 +135,9 @@ struct Node {
     /// The waker to wake when this node is handed a completion or released (I1); empty
     /// for a wait enabled (`Wait::enable`) and not polled since.
     waker: WakerSlot,
-    /// The status (`IDLE` ... `DONE`, bits 0..3) and, above it, the queue's release count
-    /// when the waiter was created (E1; its low 28 bits), which never changes: one word,
-    /// so a re-poll reads both with one load and `Wait` stays 48 bytes.
+    /// The status (`IDLE` ... `LOST`, bits 0..3) and, above it, the queue's release count
+    /// when the waiter queued (E1; its low 29 bits), set in the same store as `QUEUED`:
+    /// one word, so a re-poll reads both with one load and `Wait` stays 48 bytes.
     word: AtomicU32,
     /// The vtable of the waker passed when the stored one was cloned from it, minus the
     /// stored one's (wrapping, as an `i32`), for the lock-free re-poll (see `WakerSlot`);
@@ -153,12 +149,12 @@ struct Node {
 
 impl Node {
     loom_const_fn! {
-        fn new(epoch: u32) -> Self {
+        fn new() -> Self {
             Self {
                 prev: UnsafeCell::new(NonNull::dangling()),
                 next: UnsafeCell::new(NonNull::dangling()),
                 waker: WakerSlot::new(),
-                word: AtomicU32::new(((epoch >> 1) << STATUS_BITS) | IDLE as u32),
+                word: AtomicU32::new(IDLE as u32),
                 alias: AtomicU32::new(0),
                 _pinned: PhantomPinned,
             }
@@ -177,18 +173,19 @@ impl Node {
         (self.word.load(order) & STATUS_MASK) as u8
     }
 
-    /// Sets the status, keeping the release count (which never changes: any load sees it).
+    /// Sets a status other than `QUEUED` (which `Own::hold_or_join` writes with the
+    /// release count): one store, clearing the count, which only a queued node is ever
+    /// asked for (E1).
     #[inline(always)]
     fn set_status(&self, status: u8, order: Ordering) {
-        let epoch = self.word.load(Ordering::Relaxed) & !STATUS_MASK;
-        self.word.store(epoch | u32::from(status), order);
+        self.word.store(u32::from(status), order);
     }
 
     /// Whether the queue's release count `epoch` (a value of [`Queue::epoch`]) differs
-    /// from the one this node recorded (E1; compared on the low 28 bits).
+    /// from the one this node recorded when it queued (E1; compared on the low 29 bits).
     #[inline(always)]
     fn stale(&self, epoch: u32) -> bool {
-        ((epoch >> 1) << STATUS_BITS) != self.word.load(Ordering::Relaxed) & !STATUS_MASK
+        (epoch << STATUS_BITS) != self.word.load(Ordering::Relaxed) & !STATUS_MASK
     }
 }
 
@@ -324,29 +321,22 @@ pub(crate) struct Waiter<Q: QueueRef> {
 }
 
 impl<Q: QueueRef> Waiter<Q> {
-    /// A waiter created now: it records the release count, so every release from now on
-    /// reaches it, polled or not (E1). `Relaxed`: a release that happens after this (in
-    /// the order of the epoch's modifications) can only add to what is read.
+    /// A waiter created now: idle, in no list.
+    #[inline(always)]
     pub(crate) fn new(queue: Q) -> Self {
-        let epoch = queue.queue().epoch.load(Ordering::Relaxed) & !LINKED;
         Self {
             queue,
-            node: Node::new(epoch),
+            node: Node::new(),
         }
     }
 
-    /// Whether a release (`complete_all`, `complete_waiters`) happened since this waiter
-    /// was created: then it is released, wherever it is (E1). Lock-free, for the owner.
-    /// `Acquire`: the releaser's writes are visible once it returns `true`.
+    /// For a waiter the caller saw `QUEUED`: whether it is in a drain circle (released by
+    /// a `complete_all` or `complete_waiters` that has not reached it yet: E1), read
+    /// without the lock. A hint, for a decision that is made again under the lock when it
+    /// says `true`: the count only moves under the lock, so a release seen here is seen
+    /// there (and nothing is read because of it, hence `Relaxed`).
     #[inline(always)]
-    pub(crate) fn pulsed(&self) -> bool {
-        self.node.stale(self.queue().epoch.load(Ordering::Acquire))
-    }
-
-    /// [`pulsed`](Self::pulsed) with a `Relaxed` load: only a hint, for a decision that
-    /// is made again under the lock when it says `true` (nothing is read because of it).
-    #[inline(always)]
-    pub(crate) fn pulsed_hint(&self) -> bool {
+    pub(crate) fn released_hint(&self) -> bool {
         self.node.stale(self.queue().epoch.load(Ordering::Relaxed))
     }
 
@@ -380,9 +370,9 @@ impl<Q: QueueRef> Waiter<Q> {
     /// The status as a word, for `Debug` impls.
     pub(crate) fn status_name(&self) -> &'static str {
         match self.status() {
-            // Released while it existed, not polled since: its next poll is `Ready`.
-            IDLE if self.pulsed() => "released",
             IDLE => "idle",
+            // In a drain circle: released, not popped yet (E1).
+            QUEUED if self.released_hint() => "released",
             QUEUED => "queued",
             HANDED => "handed",
             RELEASED => "released",
@@ -494,14 +484,6 @@ impl<L: Lock> Locked<'_, L> {
         self.queue.head.with_mut(|h| unsafe { *h = head });
     }
 
-    /// Clears [`LINKED`]: the main queue is empty. A plain store: while `LINKED` is set
-    /// only lock holders write the epoch (a lock-free release's compare-and-swap expects
-    /// `LINKED` clear, so it fails), like `WAITERS` in the state word.
-    fn clear_linked(&mut self) {
-        let epoch = self.queue.epoch.load(Ordering::Relaxed);
-        self.queue.epoch.store(epoch & !LINKED, Ordering::Release);
-    }
-
     /// Unlinks the oldest waiter of the main queue, marks it `HANDED` and returns its
     /// waker (`None` if it was enabled and never polled). Clears `WAITERS` when the queue
     /// empties. The caller saw the state `WAITERS` under the lock: the queue is not empty.
@@ -513,31 +495,19 @@ impl<L: Lock> Locked<'_, L> {
         unsafe { self.take_linked(head, HANDED) }
     }
 
-    /// One release, atomic to every wait (E1): bumps the release count (clearing
-    /// [`LINKED`]), so every wait that exists now counts as released, and moves every
-    /// waiter of the main queue onto `drain`'s circle, to be woken in batches. Call at
-    /// most once per `Drain`. The caller takes the state word out of `WAITERS` in the same
-    /// lock hold, after this (so a `complete_all` seen lock-free implies the bump).
+    /// One release, atomic to every wait (E1): bumps the release count, so every waiter
+    /// queued now counts as released, and moves every waiter of the main queue onto
+    /// `drain`'s circle, to be woken in batches. Call at most once per `Drain`.
     pub(crate) fn release_all(&mut self, drain: Pin<&Drain<'_, L>>) {
         if !ptr::eq(self.queue, drain.queue) || drain.active.get() {
             broken("release_all() with a foreign or active drain");
         }
-        // A read-modify-write: with `LINKED` clear (nobody queued), lock-free releases may
-        // bump at the same time, and none may be lost.
-        let mut epoch = self.queue.epoch.load(Ordering::Relaxed);
-        loop {
-            let new = (epoch & !LINKED).wrapping_add(RELEASE);
-            match self.queue.epoch.compare_exchange_weak(
-                epoch,
-                new,
-                Ordering::Release,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => break,
-                Err(now) => epoch = now,
-            }
-        }
         let Some(head) = self.head() else { return };
+        // Only lock holders write the count: a load and a store.
+        let epoch = self.queue.epoch.load(Ordering::Relaxed);
+        self.queue
+            .epoch
+            .store(epoch.wrapping_add(1), Ordering::Relaxed);
         let guard = NonNull::from(&drain.guard);
         // SAFETY: the lock is held (I1); `head` and its `prev` (the tail) are linked (I4);
         // the guard is pinned and its `Drop` unlinks it before it is freed (I3).
@@ -570,7 +540,6 @@ impl<L: Lock> Locked<'_, L> {
                 // change a `WAITERS` state (lock-free paths leave it alone).
                 debug_assert_eq!(self.queue.state.load(Ordering::Relaxed), WAITERS);
                 self.queue.state.store(ZERO, Ordering::Relaxed);
-                self.clear_linked();
             } else {
                 set_next(before, after);
                 set_prev(after, before);
@@ -605,18 +574,12 @@ impl<Q: QueueRef> Own<'_, Q> {
     }
 
     /// Links the idle waiter at the tail of the main queue, moving `waker` (`None`:
-    /// enabled, not polled yet) into it; or, if a release happened since the waiter was
-    /// created, leaves it unlinked and marks it `RELEASED` (it must not queue: E1).
-    /// Returns whether it was linked.
+    /// enabled, not polled yet) into it, and records the release count (E1). Returns
+    /// whether it was linked. The caller has just set the state word to `WAITERS` (or
+    /// found it so).
     ///
-    /// The caller has just set the state word to `WAITERS` (or found it so). The
-    /// read-modify-write of the epoch comes after that: it is where a waiter that
-    /// registers and a release that runs lock-free meet (either the release's bump comes
-    /// first and is seen here, or this comes first and the release sees [`LINKED`] and
-    /// takes the lock).
-    ///
-    /// `took`: the caller took a completion instead (`HANDED`, or `RELEASED` for a release
-    /// or `complete_all`); then the waiter only records that it holds it, unlinked (as
+    /// `took`: the caller took a completion instead (`HANDED`, or `RELEASED` for
+    /// `complete_all`); then the waiter only records that it holds it, unlinked (as
     /// [`Waiter::hold`] does), and `false` is returned. One hard check for both: panics if
     /// the waiter is not idle.
     pub(crate) fn hold_or_join(
@@ -626,25 +589,11 @@ impl<Q: QueueRef> Own<'_, Q> {
         alias: u32,
     ) -> bool {
         let node = &self.waiter.node;
-        if node.status(Ordering::Relaxed) != IDLE {
+        if self.status() != IDLE {
             broken("waiter queued twice");
         }
         if let Some(status) = took {
             node.set_status(status, Ordering::Relaxed);
-            return false;
-        }
-        // `Acquire`: seeing a release's bump here makes what its caller wrote before it
-        // visible (the waiter is then ready). Nothing reads this write for what was
-        // written before it: a release that sees `LINKED` takes the lock, which orders it.
-        let epoch = self.locked.queue.epoch.fetch_or(LINKED, Ordering::Acquire);
-        if node.stale(epoch) {
-            // Released while it existed: ready, holding nothing. Undo what announcing did
-            // if the main queue is empty (we set `WAITERS` and `LINKED` for nothing).
-            if self.locked.head().is_none() {
-                self.locked.queue.state.store(ZERO, Ordering::Relaxed);
-                self.locked.clear_linked();
-            }
-            node.set_status(RELEASED, Ordering::Relaxed);
             return false;
         }
         let new = NonNull::from(node);
@@ -669,39 +618,70 @@ impl<Q: QueueRef> Own<'_, Q> {
                 }
             }
         }
-        node.set_status(QUEUED, Ordering::Relaxed);
+        // Only lock holders write the count (so `Relaxed`), and it stays current while
+        // the node is in the main queue (E1).
+        let epoch = self.locked.queue.epoch.load(Ordering::Relaxed);
+        node.word.store(
+            (epoch << STATUS_BITS) | u32::from(QUEUED),
+            Ordering::Relaxed,
+        );
         true
     }
 
-    /// Stores `waker` (with its [`alias`](WakerSlot::alias)) in the queued waiter;
-    /// returns the one it replaces. Called for a waiter the caller saw `QUEUED` under this
-    /// lock; only a debug check: the slot is emptied before it is filled, so on any waiter
-    /// this is sound (a waiter not queued would just hold the waker, leaked when the waiter
-    /// goes, never woken or dropped twice).
-    pub(crate) fn replace_waker(&mut self, waker: Option<Waker>, alias: u32) -> Option<Waker> {
-        debug_assert_eq!(self.waiter.node.status(Ordering::Relaxed), QUEUED);
-        // SAFETY: the lock is held (I1), and `take` empties the slot that `put` fills.
-        unsafe {
-            let old = self.waiter.node.waker.take();
-            self.waiter.node.waker.put(waker);
-            self.waiter.node.alias.store(alias, Ordering::Relaxed);
-            old
+    /// A re-poll of the queued waiter, bringing `waker` (with its
+    /// [`alias`](WakerSlot::alias)). If it is in a drain circle (released, E1), it leaves,
+    /// `RELEASED`, and `true` is returned; else it keeps its place and `waker` is moved
+    /// into it. Either way `old` receives the waker it held, for the caller to drop once
+    /// unlocked. A hard check: panics if the waiter is not queued.
+    pub(crate) fn repoll(
+        &mut self,
+        waker: &mut Option<Waker>,
+        alias: u32,
+        old: &mut Option<Waker>,
+    ) -> bool {
+        let node = &self.waiter.node;
+        if self.status() != QUEUED {
+            broken("re-poll of a waiter that is not queued");
         }
+        let released = self.released();
+        // SAFETY: the lock is held and the node is `QUEUED`, hence linked and alive (I1,
+        // I2, I3), in this queue (I6); `take` empties the slot that `put` fills.
+        unsafe {
+            if released {
+                *old = self.locked.take_linked(NonNull::from(node), RELEASED);
+            } else {
+                *old = node.waker.take();
+                node.waker.put(waker.take());
+                node.alias.store(alias, Ordering::Relaxed);
+            }
+        }
+        released
     }
 
-    /// Unlinks the waiter if it is queued, setting its status to `to` (`IDLE`: a wait
-    /// leaving, which holds nothing, released in a drain or not; `RELEASED`: a re-poll
-    /// that found it released in a drain circle), and returns `to` and its waker.
-    /// Otherwise changes nothing and returns its status (`HANDED` if a completion was
-    /// handed to it just before the lock was taken) and no waker.
-    pub(crate) fn remove(&mut self, to: u8) -> (u8, Option<Waker>) {
+    /// Whether the waiter, which the caller saw `QUEUED` under this lock, is in a drain
+    /// circle: released by a call that has not reached it yet (E1).
+    #[inline(always)]
+    pub(crate) fn released(&self) -> bool {
+        self.waiter
+            .node
+            .stale(self.locked.queue.epoch.load(Ordering::Relaxed))
+    }
+
+    /// Unlinks the waiter if it is queued and returns what it leaves with, `RELEASED` if
+    /// it was in a drain circle (E1), else `IDLE` (holding nothing), and its waker; its
+    /// status is set to that. Otherwise changes nothing and returns its status (`HANDED`
+    /// if a completion was handed to it just before the lock was taken) and no waker.
+    pub(crate) fn remove(&mut self) -> (u8, Option<Waker>) {
         let node = &self.waiter.node;
         match self.status() {
-            // SAFETY: the lock is held and the node is `QUEUED`, hence linked and alive
-            // (I1, I2, I3); it belongs to this queue (I6).
-            QUEUED => (to, unsafe {
-                self.locked.take_linked(NonNull::from(node), to)
-            }),
+            QUEUED => {
+                let to = if self.released() { RELEASED } else { IDLE };
+                // SAFETY: the lock is held and the node is `QUEUED`, hence linked and
+                // alive (I1, I2, I3); it belongs to this queue (I6).
+                (to, unsafe {
+                    self.locked.take_linked(NonNull::from(node), to)
+                })
+            }
             held => (held, None),
         }
     }
@@ -722,7 +702,7 @@ impl<'a, L: Lock> Drain<'a, L> {
     pub(crate) fn new(queue: &'a Queue<L>, all: bool) -> Self {
         Self {
             queue,
-            guard: Node::new(0),
+            guard: Node::new(),
             active: Cell::new(false),
             all,
         }

@@ -153,16 +153,19 @@ fn item_4_is_done_after_complete_all_means_every_released_wait_is_ready() {
     assert!(checked.load(SeqCst));
 }
 
-// --- item 5: tokio's rule for pulses ----------------------------------------------------
+// --- item 5: which waits a pulse reaches ----------------------------------------------
 
-/// tokio's own `Notify::notify_waiters` example, ported as written: two waits created
-/// (not polled) before the pulse both receive it. It used to hang.
+/// tokio's own `Notify::notify_waiters` example, ported the way the migration guide says
+/// (`docs/from_other_crates.md`: a wait receives a pulse once it is queued, so `enable()`
+/// the waits before the pulse can be sent): both receive it.
 #[tokio::test]
 async fn item_5_tokios_notify_waiters_example_ported() {
     let notify = Arc::new(Completion::new());
     let notify2 = notify.clone();
-    let notified1 = notify.wait();
-    let notified2 = notify.wait();
+    let mut notified1 = pin!(notify.wait());
+    let mut notified2 = pin!(notify.wait());
+    assert!(!notified1.as_mut().enable());
+    assert!(!notified2.as_mut().enable());
     let handle = tokio::spawn(async move {
         notify2.complete_waiters();
     });
@@ -172,12 +175,13 @@ async fn item_5_tokios_notify_waiters_example_ported() {
     assert!(!notify.is_done());
 }
 
-/// `Completion::complete_waiters` docs: the rule holds for every kind of wait future that
-/// exists at the call, never polled: `wait`, `wait_owned`, `wait_or`, `wait_timeout`; a
-/// wait created after the call is not reached.
+/// `Completion::complete_waiters` docs: the pulse reaches every kind of wait future that is
+/// queued at the call (`wait`, `wait_owned`, `wait_or`, `wait_timeout`, each polled once),
+/// wakes each once, and reaches neither a wait created and never polled nor one created
+/// after the call.
 #[test]
 #[cfg(feature = "alloc")] // `wait_owned`
-fn item_5_every_kind_of_wait_existing_at_the_pulse_receives_it() {
+fn item_5_every_kind_of_queued_wait_receives_the_pulse() {
     let c = Arc::new(Completion::new());
     let (k, waker) = counting_waker();
     let mut plain = pin!(c.wait());
@@ -187,22 +191,32 @@ fn item_5_every_kind_of_wait_existing_at_the_pulse_receives_it() {
         |_| std::future::pending::<()>(),
         std::time::Duration::from_secs(1)
     ));
+    let mut unpolled = pin!(c.wait());
+    assert!(poll_once(plain.as_mut(), &waker).is_pending());
+    assert!(poll_once(owned.as_mut(), &waker).is_pending());
+    assert!(poll_once(or.as_mut(), &waker).is_pending());
+    assert!(poll_once(timed.as_mut(), &waker).is_pending());
     c.complete_waiters();
+    assert_eq!(k.wakes(), 4, "each queued wait woken once");
     let mut after = pin!(c.wait());
     assert_eq!(poll_once(plain.as_mut(), &waker), Poll::Ready(()));
     assert_eq!(poll_once(owned.as_mut(), &waker), Poll::Ready(()));
     assert_eq!(poll_once(or.as_mut(), &waker), Poll::Ready(Ok(())));
     assert_eq!(poll_once(timed.as_mut(), &waker), Poll::Ready(Ok(())));
+    assert!(
+        poll_once(unpolled.as_mut(), &waker).is_pending(),
+        "never queued"
+    );
     assert!(poll_once(after.as_mut(), &waker).is_pending());
-    assert_eq!(k.wakes(), 0);
     assert!(!c.is_done(), "nothing banked");
 }
 
-/// `Completion::complete_all` docs: it releases every wait that exists, polled or not;
-/// such a wait stays released after `reinit()`, while a wait created after `reinit()`
-/// waits for the next completion.
+/// `Completion::complete_all` docs: it releases every queued wait (here an enabled one),
+/// which stays released after `reinit()`; a wait not queued at the call (created, never
+/// polled) and first polled after `reinit()` waits for the next completion, as one
+/// created after `reinit()` does.
 #[test]
-fn item_5_complete_all_releases_existing_waits_and_they_stay_released_after_reinit() {
+fn item_5_complete_all_releases_queued_waits_and_they_stay_released_after_reinit() {
     let c = Completion::new();
     let (_, waker) = counting_waker();
     let mut before = pin!(c.wait());
@@ -212,9 +226,11 @@ fn item_5_complete_all_releases_existing_waits_and_they_stay_released_after_rein
     c.reinit();
     let mut after = pin!(c.wait());
     assert!(enabled.as_mut().enable());
-    assert_eq!(poll_once(before.as_mut(), &waker), Poll::Ready(()));
     assert_eq!(poll_once(enabled.as_mut(), &waker), Poll::Ready(()));
+    assert!(poll_once(before.as_mut(), &waker).is_pending());
     assert!(poll_once(after.as_mut(), &waker).is_pending());
+    c.complete();
+    assert_eq!(poll_once(before.as_mut(), &waker), Poll::Ready(()));
     c.complete();
     assert_eq!(poll_once(after.as_mut(), &waker), Poll::Ready(()));
     assert!(!c.is_done());

@@ -222,8 +222,8 @@ mod embassy {
     }
 
     /// `Completion::complete_waiters` docs ("with nobody queued it is one atomic
-    /// compare-and-swap and takes no lock"): also once the queue has emptied again, by a
-    /// hand-off or a cancelled wait; and a wait that existed then is not released by it.
+    /// read-modify-write and takes no lock"): also once the queue has emptied again, by a
+    /// hand-off or a cancelled wait; and it releases no wait that is not queued.
     #[test]
     fn a_pulse_after_the_queue_emptied_takes_no_lock_and_releases_nobody() {
         let c: Completion<CountingMutex> = Completion::with_lock();
@@ -246,8 +246,8 @@ mod embassy {
         c.complete_waiters();
         assert_eq!(locks(), before, "nobody queued: no lock");
         assert!(
-            poll_once(unpolled.as_mut(), &waker).is_ready(),
-            "but it reached the unpolled wait"
+            poll_once(unpolled.as_mut(), &waker).is_pending(),
+            "and it did not reach the unpolled wait"
         );
     }
 

@@ -16,9 +16,6 @@
 //! ```
 //!
 //! The test prints how many cases and steps it checked (`--nocapture`).
-//! `ASYNC_COMPLETION_MODEL_RULES=0.1` makes the model follow the rules of the core before
-//! issue 20 (pulses and `complete_all` reach only queued waits), to tell a regression from
-//! the intended change (see `model_impl/model.rs`).
 
 mod model_impl;
 
@@ -233,8 +230,8 @@ fn reference_model_follows_the_docs() {
         ],
     );
     assert_eq!(s.m.st(2), Some(St::Handed));
-    // A pulse reaches every existing wait, polled or not; a banked completion stays
-    // banked; a wait created after it is not reached.
+    // A pulse reaches every queued wait (SPEC §2: "queued or enabled now"), not one
+    // created and never polled; a banked completion stays banked.
     let mut s = Spec::default();
     model_run(
         &mut s,
@@ -243,28 +240,29 @@ fn reference_model_follows_the_docs() {
             (poll(0, 0), PENDING),
             (create(1), Outcome::Unit), // never polled
             (Complete, Outcome::Unit),  // to 0
-            (Complete, Outcome::Unit),  // banked
             (create(2), Outcome::Unit),
+            (poll(2, 1), PENDING),
             (CompleteWaiters, Outcome::Unit),
             (create(3), Outcome::Unit), // after the pulse
         ],
     );
     assert_eq!(s.m.st(0), Some(St::Handed));
-    assert_eq!(s.m.st(1), Some(St::Released));
+    assert_eq!(s.m.st(1), Some(St::Idle));
     assert_eq!(s.m.st(2), Some(St::Released));
     model_run(
         &mut s,
         &[
-            (poll(1, 1), READY),
+            (Complete, Outcome::Unit), // banked
             (poll(2, 1), READY),
             (IsDone, Outcome::Bool(true)), // still banked
-            (poll(3, 2), READY),           // takes the banked one
+            (poll(1, 2), READY),           // takes the banked one
+            (poll(3, 2), PENDING),
             (poll(0, 0), READY),
             (IsDone, Outcome::Bool(false)),
         ],
     );
-    // complete_all releases every existing wait, and a released wait stays released
-    // after reinit; a wait created after reinit waits.
+    // complete_all releases every queued wait, and a released wait stays released after
+    // reinit; a wait not queued at the call, first polled after reinit, waits.
     let mut s = Spec::default();
     model_run(
         &mut s,
@@ -281,8 +279,8 @@ fn reference_model_follows_the_docs() {
             (CompleteAll, Outcome::Unit),
             (Reinit, Outcome::Unit),
             (create(2), Outcome::Unit),
-            (poll(0, 0), READY),
-            (poll(1, 0), READY),
+            (poll(0, 0), READY), // enabled (queued): released, and stays released
+            (poll(1, 0), PENDING), // never queued: not released; the flag is clear now
             (poll(2, 0), PENDING),
         ],
     );
@@ -457,10 +455,11 @@ fn implementation_follows_the_docs_examples() {
     }
 }
 
-/// Rule: `complete_waiters()` reaches an enabled wait and one never polled, and the
-/// register-then-check idiom holds (crate docs of `complete_waiters` and `Wait::enable`).
+/// Rule: `complete_waiters()` reaches an enabled wait, not one never polled nor enabled,
+/// and the register-then-check idiom holds (crate docs of `complete_waiters` and
+/// `Wait::enable`).
 #[test]
-fn pulses_reach_every_existing_wait() {
+fn pulses_reach_every_queued_wait() {
     use Op::*;
     model_impl::quiet_injected_panics();
     let ops = vec![
@@ -470,7 +469,8 @@ fn pulses_reach_every_existing_wait() {
         Complete, // to 0
         Complete, // banked
         Notify(Call::Waiters),
-        poll(1, 1), // released, the banked one stays
+        poll(1, 1), // not reached: takes the banked one
+        poll(0, 1), // released
         TryWait,
         create(2),
         Enable { slot: 2 },

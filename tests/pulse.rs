@@ -148,24 +148,21 @@ fn a_complete_after_the_pulse_goes_to_the_next_waiter_or_is_banked() {
     assert_eq!(snapshot(&c), state(0, false, false));
 }
 
-/// `complete_waiters` docs: a wait that exists when the pulse is sent receives it, polled
-/// or not (tokio's `notify_waiters` rule); one created after it does not.
+/// `complete_waiters` docs: a pulse reaches the waits queued at the call (SPEC §2: "queued
+/// or enabled now"); a wait created and neither polled nor enabled is not reached, and
+/// the banked completion stays for it.
 #[test]
-fn pulse_reaches_a_wait_that_was_created_but_never_polled() {
+fn pulse_does_not_reach_a_wait_that_was_created_but_never_polled() {
     let c = Completion::new();
     let (k, waker) = counting_waker();
     let mut w = pin!(c.wait()); // idle: neither polled nor enabled
-    c.complete(); // banked: the pulse must not take it
     c.complete_waiters();
-    let mut after = pin!(c.wait());
+    assert_eq!(snapshot(&c), state(0, false, false));
+    assert!(poll_once(w.as_mut(), &waker).is_pending(), "not reached");
+    c.complete(); // handed to it now that it is queued
+    assert_eq!(k.wakes(), 1);
     assert_eq!(poll_once(w.as_mut(), &waker), Poll::Ready(()));
-    assert_eq!(k.wakes(), 0, "an unpolled wait has no waker to wake");
-    assert_eq!(snapshot(&c), state(1, false, false), "the count stays");
-    assert!(c.try_wait());
-    assert!(
-        poll_once(after.as_mut(), &waker).is_pending(),
-        "created after the pulse"
-    );
+    assert_eq!(snapshot(&c), state(0, false, false), "nothing banked");
 }
 
 #[test]
@@ -878,7 +875,7 @@ fn enable_after_a_poll_changes_nothing() {
 }
 
 #[test]
-fn enable_registers_interest_before_the_pulse_and_an_existing_wait_gets_it_too() {
+fn enable_registers_interest_before_the_pulse_and_an_unqueued_wait_misses_it() {
     // The Notify pattern: enable, then do what causes the pulse, then await.
     let c = Arc::new(Completion::new());
     let mut missed = Box::pin(c.wait());
@@ -891,9 +888,10 @@ fn enable_registers_interest_before_the_pulse_and_an_existing_wait_gets_it_too()
     .join()
     .unwrap();
     block_on(caught.as_mut());
-    // A wait that existed when the pulse was sent receives it too, polled or not.
+    // A wait that existed but was not queued (neither polled nor enabled) misses it.
     let (_, waker) = counting_waker();
-    assert_eq!(poll_once(missed.as_mut(), &waker), Poll::Ready(()));
+    assert!(poll_once(missed.as_mut(), &waker).is_pending());
+    drop(missed);
     let mut later = Box::pin(c.wait());
     assert!(poll_once(later.as_mut(), &waker).is_pending());
     drop(later);

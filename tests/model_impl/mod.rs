@@ -978,8 +978,9 @@ impl Coverage {
         let mut labels = Vec::new();
         for race in ["Plain", "Other", "Timer", "Now"] {
             for st in ["idle", "queued", "handed", "released", "done"] {
-                // A zero timeout or a past deadline never queues, so is never handed.
-                if race != "Now" || !matches!(st, "queued" | "handed") {
+                // A zero timeout or a past deadline never queues, so is never handed or
+                // released.
+                if race != "Now" || !matches!(st, "queued" | "handed" | "released") {
                     labels.push(format!("poll {race} {st}"));
                     labels.push(format!("drop {race} {st}"));
                 }
@@ -993,7 +994,7 @@ impl Coverage {
                 "pass on to a waiter",
                 "pass on to the count",
                 "release many",
-                "release unpolled",
+                "release beside an unpolled wait",
                 "complete_n mixed",
                 "saturated",
                 "panic then more",
@@ -1089,7 +1090,7 @@ fn note(cov: &mut Coverage, spec: &Spec, after: &Spec, op: Op, out: Outcome) {
                 cov.hit("release many");
             }
             if m.waits.iter().flatten().any(|w| w.st == St::Idle) {
-                cov.hit("release unpolled");
+                cov.hit("release beside an unpolled wait");
             }
             if panicking_at.is_some_and(|p| p + 1 < m.queue.len()) {
                 cov.hit("panic then more");

@@ -18,12 +18,14 @@
 //!   banks it (saturating at `MAX_COUNT`); nothing after `complete_all`. `complete_n(n)`
 //!   is `n` of them.
 //! - `complete_all()` sets the flag (the bank is forgotten: `Debug` shows count 0) and
-//!   releases every wait that exists and has not returned `Ready`, queued (woken) or not
-//!   yet polled (no waker to wake). A released wait stays released after `reinit()`.
-//! - `complete_waiters()` (a pulse, `Notify::notify_waiters`) releases every existing
-//!   wait the same way, banks nothing, leaves the count and the flag alone.
-//! - A wait's first poll is `Ready` if it was released, the flag is set or a completion
-//!   is banked (it takes one); else it queues at the tail. A re-poll keeps its place and
+//!   releases every queued wait (polled: woken; enabled and not polled: no waker to
+//!   wake). A released wait stays released after `reinit()`. A wait not queued yet is not
+//!   released: its first poll sees the flag, until `reinit()`.
+//! - `complete_waiters()` (a pulse, SPEC §2: "one completion to each wait queued or
+//!   enabled now") releases every queued wait the same way, banks nothing, leaves the
+//!   count and the flag alone. A wait created but not yet polled or enabled is not reached.
+//! - A wait's first poll is `Ready` if the flag is set or a completion is banked (it
+//!   takes one); else it queues at the tail. A re-poll keeps its place and
 //!   stores the newest waker. `enable()` is a first poll without a waker (a banked
 //!   completion taken by it is *held*, as a handed one). Ready consumes what it holds.
 //! - Dropping a wait: a queued one leaves the queue; a handed one passes its completion
@@ -40,20 +42,6 @@ use std::collections::VecDeque;
 
 /// `Completion::MAX_COUNT`.
 pub const MAX_COUNT: u32 = u32::MAX - 2;
-
-/// Whether a `complete_all()` while the flag is already set releases the waits created
-/// since (observable only after a `reinit()`): the rule "`complete_all()` releases every
-/// existing wait" says yes; "calling it again changes nothing" would say no.
-pub const REPEATED_COMPLETE_ALL_RELEASES: bool = true;
-
-/// With `ASYNC_COMPLETION_MODEL_RULES=0.1` in the environment, the model follows the
-/// rules of the core before issue 20 (pulses and `complete_all` reach only queued waits),
-/// to tell a regression from the intended change while the new core lands. Unset, it
-/// follows the documented rules.
-pub fn legacy_rules() -> bool {
-    static LEGACY: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *LEGACY.get_or_init(|| std::env::var("ASYNC_COMPLETION_MODEL_RULES").is_ok_and(|v| v == "0.1"))
-}
 
 /// The result of a wait future, reduced: `Ok` (the wait consumed a completion or was
 /// released: `Ok(())`, `()`, `None` of `run_until_done`) or `Lost` (the other future or
@@ -312,9 +300,9 @@ impl Model {
         self.bank(n);
     }
 
-    /// Releases every wait that exists and holds nothing yet: queued ones are woken
-    /// (those with a waker), idle ones are released without a wake.
-    fn release_existing(&mut self) {
+    /// Releases every queued wait, waking those with a waker (an enabled wait not polled
+    /// since has none). Waits not queued are not reached.
+    fn release_queued(&mut self) {
         while let Some(slot) = self.queue.pop_front() {
             let St::Queued { waker } = self.wm(slot).st else {
                 unreachable!("only queued waits are in the queue")
@@ -323,32 +311,21 @@ impl Model {
             let waker = self.waker_for(slot, waker).or(waker);
             self.wake(waker);
         }
-        if legacy_rules() {
-            return;
-        }
-        for w in self.waits.iter_mut().flatten() {
-            if w.st == St::Idle {
-                w.st = St::Released;
-            }
-        }
     }
 
     /// `complete_all()`.
     pub fn complete_all(&mut self) {
-        if self.all && (!REPEATED_COMPLETE_ALL_RELEASES || legacy_rules()) {
-            return;
-        }
         if !self.all {
             self.all = true;
             self.ledger.discarded += u64::from(self.count);
             self.count = 0;
         }
-        self.release_existing();
+        self.release_queued();
     }
 
     /// `complete_waiters()`.
     pub fn complete_waiters(&mut self) {
-        self.release_existing();
+        self.release_queued();
     }
 
     pub fn call(&mut self, call: Call) {
