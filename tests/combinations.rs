@@ -93,6 +93,9 @@ fn item_4_a_released_wait_polls_ready_before_the_drain_reaches_it() {
                 let mut late = late.lock().unwrap();
                 let first = seen.lock().unwrap().is_none();
                 if first {
+                    // Still in the drain circle: `Debug` already says so.
+                    let shown = format!("{:?}", *late);
+                    assert!(shown.contains("\"released\""), "{shown}");
                     *seen.lock().unwrap() = Some(poll_once(late.as_mut(), &late_waker));
                 }
             }
